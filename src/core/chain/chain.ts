@@ -1,0 +1,426 @@
+// A chain: one redo log, its materialized view and the ingest pipeline in front of them.
+// JavaScript runs one thing at a time, so the synchronous ingest path is the single writer:
+// an event is validated, appended to the log and indexed before anything else runs.
+import { type PrivateSignKey, type PublicSignKey, SignerPool, defaultSignerPool } from '../crypto/index.js';
+import { type ChainKey, type EventId, type PrimaryKey, eventIdFromHash } from '../event/ids.js';
+import type { KeyId, Metadata } from '../event/metadata.js';
+import { needsSignature } from '../event/metadata.js';
+import { decodeEvent, encodeEvent, type DecodedEvent } from '../event/encoding.js';
+import { ClosedError, DecodeError, ReplayError, TimeError, TrustError, ValidationError } from '../errors.js';
+import type { LogPosition, RedoLog } from '../log/index.js';
+import type { AteSession } from '../session/session.js';
+import { type AuthorityLookup, type AuthorityState, type EffectiveWrite, rootWrite } from '../trust/authority.js';
+import { KeyRing } from '../trust/keyring.js';
+import { SignatureBook, isProof } from '../trust/signatures.js';
+import type { ChainConfig } from './config.js';
+import { GroupSigner } from './group-signer.js';
+import { hashEvent } from './hash-event.js';
+import { LoadCache } from './load-cache.js';
+import type { Indexer, IngestEvent, Linter, Origin, Transformer, ValidationContext, Validator, Verdict } from './plugins.js';
+import { ChainView } from './view.js';
+
+export interface ChainParts {
+  readonly key: ChainKey;
+  readonly config: ChainConfig;
+  readonly log: RedoLog;
+  readonly validators: readonly Validator[];
+  readonly linters: readonly Linter[];
+  readonly transformers: readonly Transformer[];
+  readonly indexers: readonly Indexer[];
+  readonly rootKeys: readonly PublicSignKey[];
+  /** Transactions sign and encrypt by the tree authority (every profile but raw and barebone). */
+  readonly treeAuthority: boolean;
+  readonly session: AteSession;
+  readonly signerPool?: SignerPool;
+}
+
+/** Called after an event is applied to the view. */
+export type EventListener = (event: IngestEvent, ordinal: number, origin: Origin) => void;
+
+export interface IngestOptions {
+  readonly origin: Origin;
+  /** Centralized integrity with a trusted peer: unsigned events are accepted. */
+  readonly trustedPeer?: boolean;
+}
+
+export interface IngestResult {
+  readonly applied: number;
+  readonly parked: number;
+  readonly errors: readonly ValidationError[];
+}
+
+/** Staged authority of a transaction's earlier rows; null marks a delete. */
+export type Overlay = Map<PrimaryKey, AuthorityState | null>;
+
+export function toIngestEvent(bytes: Uint8Array): IngestEvent & { readonly decoded: DecodedEvent } {
+  const decoded = decodeEvent(bytes);
+  const idBytes = hashEvent(bytes);
+  return { id: eventIdFromHash(idBytes), idBytes, bytes, meta: decoded.meta, decoded };
+}
+
+export class Chain {
+  readonly key: ChainKey;
+  readonly config: ChainConfig;
+  readonly view = new ChainView();
+  readonly book = new SignatureBook();
+  readonly validators: readonly Validator[];
+  readonly linters: readonly Linter[];
+  readonly transformers: readonly Transformer[];
+  readonly indexers: readonly Indexer[];
+  readonly defaultSession: AteSession;
+  readonly treeAuthority: boolean;
+  /** Pessimistic locks held by transactions of this process. */
+  readonly locks = new Map<PrimaryKey, object>();
+  private readonly log: RedoLog;
+  private readonly listeners = new Set<EventListener>();
+  private readonly keyrings = new WeakMap<AteSession, KeyRing>();
+  private readonly parked = new Map<EventId, { event: IngestEvent; origin: Origin }>();
+  /** Events written here whose signature is not yet in the log. */
+  private readonly unsigned = new Map<EventId, readonly KeyId[]>();
+  private readonly cache: LoadCache;
+  private readonly signer: GroupSigner;
+  private rootWriteAuthority: EffectiveWrite;
+  private lazyFlush: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private constructor(parts: ChainParts) {
+    this.key = parts.key;
+    this.config = parts.config;
+    this.log = parts.log;
+    this.validators = parts.validators;
+    this.linters = parts.linters;
+    this.transformers = parts.transformers;
+    this.indexers = parts.indexers;
+    this.defaultSession = parts.session;
+    this.treeAuthority = parts.treeAuthority;
+    this.cache = new LoadCache(parts.config.loadCacheBytes);
+    const rootIds = parts.rootKeys.map((k) => this.book.addPublicKey(k));
+    this.rootWriteAuthority = rootWrite(rootIds);
+    this.signer = new GroupSigner(
+      parts.signerPool ?? defaultSignerPool(),
+      (meta) => this.appendProof(meta),
+      (id) => this.book.publicKeys.has(id),
+    );
+  }
+
+  /** Opens a chain over its log: replays every event into the view. */
+  static async open(parts: ChainParts): Promise<Chain> {
+    const chain = new Chain(parts);
+    await chain.replay();
+    return chain;
+  }
+
+  get count(): number {
+    return this.view.count;
+  }
+
+  /** Bytes of events in the log's current generation. */
+  get logSize(): number {
+    return this.log.size;
+  }
+
+  get rootWrite(): EffectiveWrite {
+    return this.rootWriteAuthority;
+  }
+
+  /** Events written here that still wait for their signature. */
+  get unsignedCount(): number {
+    return this.unsigned.size;
+  }
+
+  get parkedCount(): number {
+    return this.parked.size;
+  }
+
+  /** Looks authority up in the view. */
+  readonly lookup: AuthorityLookup = (key) => this.view.objects.get(key);
+
+  /** Looks authority up in a transaction's overlay first, then in the view. */
+  lookupWith(overlay: Overlay): AuthorityLookup {
+    return (key) => {
+      const staged = overlay.get(key);
+      if (staged === null) return undefined;
+      return staged ?? this.view.objects.get(key);
+    };
+  }
+
+  keyring(session: AteSession): KeyRing {
+    let ring = this.keyrings.get(session);
+    if (!ring) this.keyrings.set(session, (ring = new KeyRing(session)));
+    return ring;
+  }
+
+  onEvent(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The stored bytes of an event, decoded; served from a bounded cache. */
+  async readEvent(ordinal: number): Promise<DecodedEvent> {
+    const hit = this.cache.get(ordinal);
+    if (hit) return decodeEvent(hit);
+    const bytes = await this.log.read(this.view.position(ordinal));
+    this.cache.set(ordinal, bytes);
+    return decodeEvent(bytes);
+  }
+
+  /** The stored bytes of every event in log order (for streaming to peers). */
+  async *history(): AsyncIterable<Uint8Array> {
+    for (let i = 0; i < this.view.count; i++) yield await this.log.read(this.view.position(i));
+  }
+
+  /**
+   * Applies a transaction built here. Every event is validated against the view plus the
+   * transaction's earlier events; if any is denied nothing is applied. `signing` names the
+   * private key that will sign each event that needs one.
+   */
+  commitLocal(events: readonly IngestEvent[], signing: ReadonlyMap<EventId, PrivateSignKey>): void {
+    this.assertOpen();
+    const staged: Overlay = new Map();
+    const ctx = this.context('local', false, this.lookupWith(staged), (e) => {
+      const key = signing.get(e.id);
+      return key ? new Set(e.meta.signWith ?? []) : EMPTY;
+    });
+    const seen = new Set<EventId>();
+    for (const e of events) {
+      if (seen.has(e.id)) throw new ReplayError(`event ${e.id.slice(0, 16)} appears twice in one transaction`);
+      seen.add(e.id);
+      const verdict = this.validate(e, ctx);
+      if (verdict) throw verdict;
+      stage(staged, e.meta);
+    }
+    for (const e of events) {
+      const key = signing.get(e.id);
+      if (key) {
+        this.signer.add(key, e.id);
+        this.unsigned.set(e.id, e.meta.signWith ?? []);
+      }
+      this.apply(e, this.log.append(e.bytes), 'local');
+    }
+    this.scheduleLazyFlush();
+  }
+
+  /**
+   * Takes in events from a peer or an unsealed log. Events that need a signature which has
+   * not arrived yet wait (parked) until it does; the others are validated one by one.
+   */
+  ingest(bytesList: readonly Uint8Array[], opts: IngestOptions): IngestResult {
+    this.assertOpen();
+    let applied = 0;
+    const errors: ValidationError[] = [];
+    for (const bytes of bytesList) {
+      let event: IngestEvent;
+      try {
+        event = toIngestEvent(bytes);
+      } catch (err) {
+        if (!(err instanceof DecodeError)) throw err;
+        errors.push(new ValidationError(err.message));
+        continue;
+      }
+      try {
+        applied += this.ingestOne(event, opts.origin, opts.trustedPeer ?? false, undefined);
+      } catch (err) {
+        if (!(err instanceof ValidationError)) throw err;
+        errors.push(err);
+      }
+    }
+    if (applied > 0) this.scheduleLazyFlush();
+    return { applied, parked: this.parked.size, errors };
+  }
+
+  /** Writes everything applied so far to the OS; with `durable`, also to stable storage. */
+  async flush(durable = true): Promise<void> {
+    this.assertOpen();
+    await this.log.flush({ durable });
+  }
+
+  /** Waits until every event written here is signed, and the signatures are durable. */
+  async sync(): Promise<void> {
+    await this.signer.idle();
+    await this.flush(true);
+  }
+
+  async rotate(): Promise<void> {
+    await this.sync();
+    await this.log.rotate();
+  }
+
+  /** Rebuilds the view from a new event list (compaction swaps the log, then calls this). */
+  async rewrite(kept: readonly Uint8Array[], cutOff: number): Promise<void> {
+    await this.sync();
+    const positions = await this.log.rewrite(kept, { chainKey: this.key, cutOff });
+    this.view.clear();
+    this.cache.clear();
+    for (const ix of this.indexers) ix.reset();
+    kept.forEach((bytes, i) => {
+      const event = toIngestEvent(bytes);
+      if (isProof(event.meta)) this.book.absorb(event.meta, false, false);
+      this.index(event, positions[i]!);
+    });
+  }
+
+  get cutOff(): number {
+    return this.log.header.cutOff;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    clearTimeout(this.lazyFlush);
+    await this.signer.idle();
+    this.closed = true;
+    await this.log.close();
+  }
+
+  /** Closes the chain and deletes its log. */
+  async destroy(): Promise<void> {
+    clearTimeout(this.lazyFlush);
+    await this.signer.idle();
+    this.closed = true;
+    await this.log.destroy();
+  }
+
+  /** Signs, at open, the events a crash left unsigned, when the default session holds the keys. */
+  private resignLeftovers(): void {
+    const ring = this.keyring(this.defaultSession);
+    for (const [id, keys] of this.unsigned) {
+      const key = keys.map((k) => ring.signer(k)).find((k) => k !== undefined);
+      if (key) this.signer.add(key, id);
+    }
+  }
+
+  private async replay(): Promise<void> {
+    for await (const batch of this.log.replay()) {
+      for (const { bytes, pos } of batch.events) {
+        let event: IngestEvent;
+        try {
+          event = toIngestEvent(bytes);
+        } catch (err) {
+          if (err instanceof DecodeError) throw new DecodeError(`event at segment ${pos.segment} offset ${pos.offset}: ${err.message}`);
+          throw err;
+        }
+        if (batch.sealed) this.replayTrusted(event, pos);
+        else this.ingestOne(event, 'replay', false, pos);
+      }
+    }
+    if (this.parked.size > 0) {
+      const first = this.parked.keys().next().value as EventId;
+      throw new TrustError(
+        `${this.parked.size} event(s) in the log of ${this.key} carry no valid signature (first ${first.slice(0, 16)}): the log was modified by someone without the write keys; restore it from a replica or backup`,
+      );
+    }
+    this.resignLeftovers();
+  }
+
+  /** A sealed log was written by this node: its events were validated when they came in. */
+  private replayTrusted(event: IngestEvent, pos: LogPosition): void {
+    if (isProof(event.meta)) for (const id of this.book.absorb(event.meta, false, false)) this.unsigned.delete(id);
+    else if (event.meta.signWith !== undefined && needsSignature(event.meta)) this.unsigned.set(event.id, event.meta.signWith);
+    this.index(event, pos);
+  }
+
+  /** Returns the number of events applied (the event itself and any it released from parking). */
+  private ingestOne(event: IngestEvent, origin: Origin, trustedPeer: boolean, pos: LogPosition | undefined): number {
+    if (this.view.ids.indexOf(event.idBytes) !== -1 && this.validators.length > 0) {
+      throw new ReplayError(`event ${event.id.slice(0, 16)} was already applied (replay)`);
+    }
+    if (isProof(event.meta)) {
+      const covered = this.book.absorb(event.meta, true, true);
+      this.apply(event, pos ?? this.log.append(event.bytes), origin);
+      let released = 1;
+      for (const id of covered) {
+        const waiting = this.parked.get(id);
+        if (!waiting) continue;
+        this.parked.delete(id);
+        released += this.ingestOne(waiting.event, waiting.origin, trustedPeer, undefined);
+      }
+      return released;
+    }
+    const ctx = this.context(origin, trustedPeer, this.lookup, (e) => this.book.signersOf(e.id));
+    const verdict = this.validate(event, ctx);
+    if (verdict) {
+      const unsignedYet = verdict instanceof TrustError && this.book.signersOf(event.id).size === 0 && needsSignature(event.meta);
+      if (unsignedYet && !trustedPeer) {
+        this.parked.set(event.id, { event, origin });
+        return 0;
+      }
+      this.book.settle(event.id);
+      throw verdict;
+    }
+    this.book.settle(event.id);
+    this.apply(event, pos ?? this.log.append(event.bytes), origin);
+    return 1;
+  }
+
+  private context(
+    origin: Origin,
+    trustedPeer: boolean,
+    authority: AuthorityLookup,
+    signersOf: ValidationContext['signersOf'],
+  ): ValidationContext {
+    return { origin, view: this.view, authority, rootWrite: this.rootWriteAuthority, signersOf, trustedPeer, now: Date.now() };
+  }
+
+  /** Runs the validators: Deny wins, at least one Allow is needed. Returns the refusal or undefined. */
+  private validate(event: IngestEvent, ctx: ValidationContext): ValidationError | undefined {
+    if (this.validators.length === 0) return undefined;
+    let allowed = false;
+    const denials: Verdict[] = [];
+    for (const v of this.validators) {
+      const verdict = v.validate(event, ctx);
+      if (verdict.kind === 'deny') denials.push(verdict);
+      else if (verdict.kind === 'allow') allowed = true;
+    }
+    if (denials.length > 0) {
+      const reasons = denials.map((d) => (d.kind === 'deny' ? d.reason : ''));
+      const cls = denials[0]!.kind === 'deny' ? denials[0]!.class : undefined;
+      const message = reasons.join('; ');
+      if (cls === 'trust') return new TrustError(message, reasons);
+      if (cls === 'replay') return new ReplayError(message, reasons);
+      if (cls === 'time') return new TimeError(message, reasons);
+      return new ValidationError(message, reasons);
+    }
+    if (!allowed) return new ValidationError(`no validator allowed event ${event.id.slice(0, 16)}`);
+    return undefined;
+  }
+
+  private apply(event: IngestEvent, pos: LogPosition, origin: Origin): void {
+    const ordinal = this.index(event, pos);
+    if (ordinal === -1) return;
+    for (const l of this.listeners) l(event, ordinal, origin);
+  }
+
+  private index(event: IngestEvent, pos: LogPosition): number {
+    const ordinal = this.view.add(event.idBytes, event.meta, pos);
+    if (ordinal !== -1) for (const ix of this.indexers) ix.feed(event, ordinal);
+    return ordinal;
+  }
+
+  /** The signer finished a group: its proof event goes into the log like any other. */
+  private appendProof(meta: Metadata): void {
+    const bytes = encodeEvent(meta);
+    const event = toIngestEvent(bytes);
+    for (const id of this.book.absorb(meta, false, false)) this.unsigned.delete(id);
+    this.apply(event, this.log.append(bytes), 'local');
+    this.scheduleLazyFlush();
+  }
+
+  private scheduleLazyFlush(): void {
+    if (this.lazyFlush !== undefined || this.closed) return;
+    this.lazyFlush = setTimeout(() => {
+      this.lazyFlush = undefined;
+      if (!this.closed) this.log.flush({ durable: false }).catch(() => undefined);
+    }, this.config.lazyFlushMs);
+    this.lazyFlush.unref();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClosedError(`chain ${this.key} is closed`);
+  }
+}
+
+const EMPTY: ReadonlySet<KeyId> = new Set();
+
+function stage(overlay: Overlay, meta: Metadata): void {
+  if (meta.key !== undefined) overlay.set(meta.key, { auth: meta.auth, parent: meta.parent });
+  else if (meta.tombstone !== undefined) overlay.set(meta.tombstone, null);
+}

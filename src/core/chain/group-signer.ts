@@ -1,0 +1,67 @@
+// Group signing: every event written here that needs a signature joins the open group of its
+// key; one signature per key covers the whole group. A signature costs milliseconds, so it
+// runs in a worker, and the next group gathers while the current one is being signed.
+import { type PrivateSignKey, type PublicSignKey, type SignerPool, publicSignKey } from '../crypto/index.js';
+import type { EventId } from '../event/ids.js';
+import type { KeyId, Metadata, SignatureItem } from '../event/metadata.js';
+import { signKeyId } from '../trust/keyring.js';
+import { signedMessage } from '../trust/signatures.js';
+
+/** Most events one signature covers; bounds the proof event's size (32 bytes per event). */
+const MAX_GROUP = 32_768;
+
+export class GroupSigner {
+  private open = new Map<KeyId, { key: PrivateSignKey; events: EventId[] }>();
+  private running: Promise<void> | undefined;
+  /** Keys whose public half the chain has already published. */
+  private readonly published = new Set<KeyId>();
+
+  constructor(
+    private readonly pool: SignerPool,
+    private readonly emit: (meta: Metadata) => void,
+    private readonly known: (id: KeyId) => boolean,
+  ) {}
+
+  add(key: PrivateSignKey, event: EventId): void {
+    const id = signKeyId(key);
+    let group = this.open.get(id);
+    if (!group) this.open.set(id, (group = { key, events: [] }));
+    group.events.push(event);
+    this.running ??= this.run();
+  }
+
+  /** Resolves when every event added so far is signed and its proof emitted. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async run(): Promise<void> {
+    try {
+      // Let the current tick's commits join the group before it closes.
+      await new Promise((r) => setImmediate(r));
+      while (this.open.size > 0) {
+        const groups = [...this.open];
+        this.open = new Map();
+        for (const [id, g] of groups) {
+          if (g.events.length > MAX_GROUP) {
+            this.open.set(id, { key: g.key, events: g.events.splice(MAX_GROUP) });
+          }
+        }
+        const signatures = await Promise.all(
+          groups.map(async ([signer, g]): Promise<SignatureItem> => {
+            const signature = await this.pool.signAsync(g.key, signedMessage(g.events));
+            return { signer, events: g.events, signature };
+          }),
+        );
+        const publicKeys: PublicSignKey[] = [];
+        for (const [id, g] of groups) {
+          if (!this.known(id) && !this.published.has(id)) publicKeys.push(publicSignKey(g.key));
+          this.published.add(id);
+        }
+        this.emit(publicKeys.length > 0 ? { publicKeys, signatures } : { signatures });
+      }
+    } finally {
+      this.running = undefined;
+    }
+  }
+}

@@ -1,0 +1,75 @@
+// Event ids of a chain, kept in one byte arena with an open-addressing table of indexes into it.
+// A Set of 64-character strings would cost ~150 bytes per event; this costs ~40.
+
+const ID_BYTES = 32;
+
+export class IdIndex {
+  private arena: Buffer = Buffer.alloc(ID_BYTES * 1024);
+  private table: Int32Array = new Int32Array(2048).fill(-1);
+  private mask = 2047;
+  private n = 0;
+
+  get size(): number {
+    return this.n;
+  }
+
+  /** Appends an id; returns its ordinal, or -1 when the id is already present. */
+  add(id: Uint8Array): number {
+    if ((this.n + 1) * 2 > this.table.length) this.grow();
+    let slot = this.slotOf(id);
+    while (this.table[slot] !== -1) {
+      if (this.equalsAt(this.table[slot]!, id)) return -1;
+      slot = (slot + 1) & this.mask;
+    }
+    if ((this.n + 1) * ID_BYTES > this.arena.length) {
+      const bigger = Buffer.alloc(this.arena.length * 2);
+      this.arena.copy(bigger);
+      this.arena = bigger;
+    }
+    this.arena.set(id, this.n * ID_BYTES);
+    this.table[slot] = this.n;
+    return this.n++;
+  }
+
+  /** The ordinal of an id, or -1. */
+  indexOf(id: Uint8Array): number {
+    let slot = this.slotOf(id);
+    for (;;) {
+      const at = this.table[slot]!;
+      if (at === -1) return -1;
+      if (this.equalsAt(at, id)) return at;
+      slot = (slot + 1) & this.mask;
+    }
+  }
+
+  /** The id with this ordinal (a view into the arena: copy it to keep it). */
+  idAt(ordinal: number): Buffer {
+    return this.arena.subarray(ordinal * ID_BYTES, (ordinal + 1) * ID_BYTES);
+  }
+
+  /** Drops every id; used when the view is rebuilt after compaction. */
+  clear(): void {
+    this.table.fill(-1);
+    this.n = 0;
+  }
+
+  private slotOf(id: Uint8Array): number {
+    // Ids are hashes, so their first bytes are already uniformly distributed.
+    return ((id[0]! << 24) | (id[1]! << 16) | (id[2]! << 8) | id[3]!) & this.mask;
+  }
+
+  private equalsAt(ordinal: number, id: Uint8Array): boolean {
+    return this.arena.compare(id, 0, ID_BYTES, ordinal * ID_BYTES, (ordinal + 1) * ID_BYTES) === 0;
+  }
+
+  private grow(): void {
+    const size = this.table.length * 2;
+    this.table = new Int32Array(size).fill(-1);
+    this.mask = size - 1;
+    for (let i = 0; i < this.n; i++) {
+      let slot = this.slotOf(this.idAt(i));
+      while (this.table[slot] !== -1) slot = (slot + 1) & this.mask;
+      this.table[slot] = i;
+    }
+  }
+}

@@ -1,0 +1,146 @@
+// The materialized view of a chain: what every event did, kept lean in memory.
+// Per event: id (in IdIndex), log position and timestamp in typed arrays.
+// Per live object: its latest event and authority. Data stays in the log.
+import type { LogPosition, SegmentNo } from '../log/index.js';
+import type { CollectionId, PrimaryKey } from '../event/ids.js';
+import type { Authorization, Metadata, ParentRef } from '../event/metadata.js';
+import { IdIndex } from './id-index.js';
+
+export interface ObjectState {
+  /** Ordinal of the event holding the current version. */
+  latest: number;
+  created: number;
+  updated: number;
+  auth: Authorization | undefined;
+  parent: ParentRef | undefined;
+  type: string | undefined;
+}
+
+export function collectionKey(parent: PrimaryKey, collection: CollectionId): string {
+  return `${parent}:${collection}`;
+}
+
+export class ChainView {
+  readonly ids = new IdIndex();
+  private segments = new Uint32Array(1024);
+  private offsets = new Float64Array(1024);
+  private times = new Float64Array(1024);
+  private lastTime = 0;
+  readonly objects = new Map<PrimaryKey, ObjectState>();
+  readonly children = new Map<string, Set<PrimaryKey>>();
+
+  get count(): number {
+    return this.ids.size;
+  }
+
+  /** Records an event; returns its ordinal, or -1 if its id is already known (a replay). */
+  add(id: Uint8Array, meta: Metadata, pos: LogPosition): number {
+    const ordinal = this.ids.add(id);
+    if (ordinal === -1) return -1;
+    if (ordinal >= this.times.length) this.growArrays();
+    this.segments[ordinal] = pos.segment;
+    this.offsets[ordinal] = pos.offset;
+    // Proof-only events carry no timestamp; they file under the last one seen.
+    if (meta.timestamp !== undefined) this.lastTime = meta.timestamp;
+    this.times[ordinal] = this.lastTime;
+    this.apply(meta, ordinal);
+    return ordinal;
+  }
+
+  setPosition(ordinal: number, pos: LogPosition): void {
+    this.segments[ordinal] = pos.segment;
+    this.offsets[ordinal] = pos.offset;
+  }
+
+  position(ordinal: number): LogPosition {
+    return { segment: this.segments[ordinal] as SegmentNo, offset: this.offsets[ordinal]! };
+  }
+
+  timeOf(ordinal: number): number {
+    return this.times[ordinal]!;
+  }
+
+  childrenOf(parent: PrimaryKey, collection: CollectionId): ReadonlySet<PrimaryKey> {
+    return this.children.get(collectionKey(parent, collection)) ?? EMPTY;
+  }
+
+  /** Ordinals in timestamp order (log order among equal timestamps), optionally in [from, to). */
+  timeline(from = -Infinity, to = Infinity): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.count; i++) {
+      const t = this.times[i]!;
+      if (t >= from && t < to) out.push(i);
+    }
+    return out.sort((a, b) => this.times[a]! - this.times[b]! || a - b);
+  }
+
+  /** The newest timestamp seen. */
+  get end(): number {
+    return this.lastTime;
+  }
+
+  clear(): void {
+    this.ids.clear();
+    this.objects.clear();
+    this.children.clear();
+    this.lastTime = 0;
+  }
+
+  private apply(meta: Metadata, ordinal: number): void {
+    if (meta.key !== undefined) {
+      const time = this.times[ordinal]!;
+      const before = this.objects.get(meta.key);
+      if (before?.parent && !sameParent(before.parent, meta.parent)) this.detach(meta.key, before.parent);
+      this.objects.set(meta.key, {
+        latest: ordinal,
+        created: before?.created ?? time,
+        updated: time,
+        auth: meta.auth && ownAuth(meta.auth),
+        parent: meta.parent,
+        type: meta.type,
+      });
+      if (meta.parent) {
+        const k = collectionKey(meta.parent.key, meta.parent.collection);
+        let set = this.children.get(k);
+        if (!set) this.children.set(k, (set = new Set()));
+        set.add(meta.key);
+      }
+    } else if (meta.tombstone !== undefined) {
+      const before = this.objects.get(meta.tombstone);
+      if (before?.parent) this.detach(meta.tombstone, before.parent);
+      this.objects.delete(meta.tombstone);
+    }
+  }
+
+  private detach(key: PrimaryKey, parent: ParentRef): void {
+    const k = collectionKey(parent.key, parent.collection);
+    const set = this.children.get(k);
+    set?.delete(key);
+    if (set?.size === 0) this.children.delete(k);
+  }
+
+  private growArrays(): void {
+    const size = this.times.length * 2;
+    const grow = <T extends Uint32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+      const b = make(size);
+      b.set(a);
+      return b;
+    };
+    this.segments = grow(this.segments, (n) => new Uint32Array(n));
+    this.offsets = grow(this.offsets, (n) => new Float64Array(n));
+    this.times = grow(this.times, (n) => new Float64Array(n));
+  }
+}
+
+const EMPTY: ReadonlySet<PrimaryKey> = new Set();
+
+/** Decoded metadata points into the log's read buffers; the view keeps its own copies. */
+function ownAuth(auth: Authorization): Authorization {
+  if (auth.read.kind !== 'specific') return auth;
+  const readers = auth.read.readers.map((r) => ({ keyId: r.keyId, wrapped: Uint8Array.from(r.wrapped) }));
+  return { read: { kind: 'specific', readers }, write: auth.write };
+}
+
+function sameParent(a: ParentRef, b: ParentRef | undefined): boolean {
+  return b !== undefined && a.key === b.key && a.collection === b.collection;
+}

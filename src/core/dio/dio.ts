@@ -1,0 +1,281 @@
+// A Dio is a transaction on one chain for one session: objects are made, loaded, changed and
+// deleted in memory, then committed together as one group of events.
+import { Packr } from 'msgpackr';
+import { type PrivateSignKey, type SymmetricKey, open, seal } from '../crypto/index.js';
+import { type CollectionId, type EventId, type PrimaryKey, eventIdFromHash, primaryKeyBytes, randomPrimaryKey } from '../event/ids.js';
+import { encodeEvent } from '../event/encoding.js';
+import { type Authorization, INHERIT, type Metadata, type ParentRef, isInherit } from '../event/metadata.js';
+import { ClosedError, CommitError, DecryptError, LockError, MissingReadKeyError, MissingWriteKeyError, NewRootsDisabledError, NotFoundError } from '../errors.js';
+import type { Chain, Overlay } from '../chain/chain.js';
+import { hashEvent } from '../chain/hash-event.js';
+import type { IngestEvent } from '../chain/plugins.js';
+import type { AteSession } from '../session/session.js';
+import { type AuthorityLookup, readAuthorityOf, writeAuthorityFor } from '../trust/authority.js';
+import { type KeyRing, dataKeyHint } from '../trust/keyring.js';
+import { Dao, type Readers, type Writers, writeOption } from './dao.js';
+
+/** none: return once queued; local: applied to this node's view; full: durable (and confirmed by the server, for remote chains). */
+export type Scope = 'none' | 'local' | 'full';
+
+export interface StoreOptions {
+  readonly key?: PrimaryKey;
+  readonly parent?: ParentRef;
+  readonly readers?: Readers;
+  readonly writers?: Writers;
+  readonly type?: string;
+  readonly reply?: PrimaryKey;
+}
+
+const values = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, mapsAsObjects: true });
+
+export function serialize(value: unknown): Uint8Array {
+  return values.pack(value);
+}
+
+export function deserialize<T>(bytes: Uint8Array): T {
+  return values.unpack(bytes) as T;
+}
+
+export class Dio {
+  private readonly rows = new Map<PrimaryKey, Dao<unknown>>();
+  private readonly deleted = new Set<PrimaryKey>();
+  private readonly lockedKeys = new Set<PrimaryKey>();
+  private readonly ring: KeyRing;
+  private done = false;
+
+  constructor(
+    readonly chain: Chain,
+    readonly session: AteSession,
+    readonly scope: Scope = 'local',
+  ) {
+    this.ring = chain.keyring(session);
+  }
+
+  /** A new object, not yet staged: commit() it (or use store) to include it. */
+  make<T>(value: T, opts: StoreOptions = {}): Dao<T> {
+    this.assertOpen();
+    const dao = new Dao<T>(this.host, opts.key ?? randomPrimaryKey(), value, INHERIT, opts.parent, undefined, undefined, opts.type, opts.reply);
+    if (opts.writers !== undefined) dao.setWriters(opts.writers);
+    if (opts.readers !== undefined) dao.setReaders(opts.readers);
+    return dao;
+  }
+
+  /** A new object, staged. */
+  store<T>(value: T, opts: StoreOptions = {}): Dao<T> {
+    return this.make(value, opts).commit();
+  }
+
+  exists(key: PrimaryKey): boolean {
+    if (this.deleted.has(key)) return false;
+    return this.rows.has(key) || this.chain.view.objects.has(key);
+  }
+
+  async load<T>(key: PrimaryKey): Promise<Dao<T>> {
+    this.assertOpen();
+    if (this.deleted.has(key)) throw new NotFoundError(`object ${key} was deleted in this transaction`);
+    const staged = this.rows.get(key);
+    if (staged) return staged as Dao<T>;
+    const state = this.chain.view.objects.get(key);
+    if (!state) throw new NotFoundError(`object ${key} does not exist in chain ${this.chain.key}`);
+    const event = await this.chain.readEvent(state.latest);
+    const value = this.open<T>(key, { auth: state.auth, parent: state.parent }, event.meta.confidentiality, event.data);
+    const dao = new Dao<T>(this.host, key, value, state.auth ?? INHERIT, state.parent, state.created, state.updated, state.type, event.meta.reply);
+    dao.storedData = event.data;
+    return dao;
+  }
+
+  async loadMany<T>(keys: Iterable<PrimaryKey>): Promise<Dao<T>[]> {
+    return Promise.all([...keys].map((k) => this.load<T>(k)));
+  }
+
+  /** The children of a parent's collection, staged ones included. Unreadable ones are skipped with `skipUnreadable`. */
+  async children<T>(parent: PrimaryKey, collection: CollectionId, opts: { skipUnreadable?: boolean } = {}): Promise<Dao<T>[]> {
+    const keys = new Set(this.chain.view.childrenOf(parent, collection));
+    for (const [k, row] of this.rows) {
+      if (row.parent?.key === parent && row.parent.collection === collection) keys.add(k);
+      else keys.delete(k);
+    }
+    for (const k of this.deleted) keys.delete(k);
+    const out: Dao<T>[] = [];
+    for (const k of keys) {
+      try {
+        out.push(await this.load<T>(k));
+      } catch (err) {
+        if (!(opts.skipUnreadable && err instanceof MissingReadKeyError)) throw err;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Gives an object new readers. Its data key stays the same and is only wrapped again for
+   * the new set, so neither its data nor its descendants' data is re-encrypted.
+   */
+  rewrap<T>(dao: Dao<T>, readers: Exclude<Readers, 'everyone' | 'inherit'>): Dao<T> {
+    const own = dao.auth.read;
+    if (own.kind !== 'specific') throw new CommitError(`object ${dao.key} has no readers of its own to rewrap; give it readers with setReaders`);
+    dao.setReaders(readers, dao.dataKey ?? this.ring.dataKey(own.readers, `object ${dao.key}`));
+    return dao.commit();
+  }
+
+  /** The writers option for an object, for callers that build authority by hand. */
+  static writers(writers: Writers): Authorization['write'] {
+    return writeOption(writers);
+  }
+
+  delete(key: PrimaryKey): void {
+    this.assertOpen();
+    this.rows.delete(key);
+    if (this.chain.view.objects.has(key)) this.deleted.add(key);
+  }
+
+  /** Takes a pessimistic lock held until this transaction commits or is cancelled. */
+  tryLock(key: PrimaryKey): boolean {
+    const holder = this.chain.locks.get(key);
+    if (holder !== undefined && holder !== this) return false;
+    this.chain.locks.set(key, this);
+    this.lockedKeys.add(key);
+    return true;
+  }
+
+  unlock(key: PrimaryKey): void {
+    if (this.chain.locks.get(key) === this) this.chain.locks.delete(key);
+    this.lockedKeys.delete(key);
+  }
+
+  /** Locks then deletes: exactly one transaction can take an object (queues, services). */
+  tryLockThenDelete(key: PrimaryKey): boolean {
+    if (!this.chain.view.objects.has(key) || !this.tryLock(key)) return false;
+    this.delete(key);
+    return true;
+  }
+
+  /**
+   * Builds one event per staged object and deletion, and applies them together: if any is
+   * refused, none is applied and the transaction stays open for another try or cancel().
+   */
+  async commit(): Promise<void> {
+    this.assertOpen();
+    for (const key of this.deleted) {
+      const holder = this.chain.locks.get(key);
+      if (holder !== undefined && holder !== this) throw new LockError(`object ${key} is locked by another transaction`);
+    }
+    const overlay: Overlay = new Map();
+    const lookup = this.chain.lookupWith(overlay);
+    const events: IngestEvent[] = [];
+    const signing = new Map<EventId, PrivateSignKey>();
+    const now = Date.now();
+    const add = (meta: Metadata, data: Uint8Array | undefined): void => {
+      const bytes = encodeEvent(meta, data);
+      const idBytes = hashEvent(bytes);
+      const event: IngestEvent = { id: eventIdFromHash(idBytes), idBytes, bytes, meta };
+      const signer = meta.signWith?.[0] !== undefined ? this.ring.signer(meta.signWith[0]) : undefined;
+      if (signer) signing.set(event.id, signer);
+      events.push(event);
+    };
+    for (const dao of this.rows.values()) {
+      if (this.chain.config.disableNewRoots && dao.parent === undefined && !this.chain.view.objects.has(dao.key)) {
+        throw new NewRootsDisabledError();
+      }
+      let meta: Metadata = {
+        key: dao.key,
+        timestamp: now,
+        ...(isInherit(dao.auth) ? {} : { auth: dao.auth }),
+        ...(dao.parent ? { parent: dao.parent } : {}),
+        ...(dao.type !== undefined ? { type: dao.type } : {}),
+        ...(dao.reply !== undefined ? { reply: dao.reply } : {}),
+      };
+      meta = this.lint(meta, lookup);
+      overlay.set(dao.key, { auth: meta.auth, parent: meta.parent });
+      const { data, hint } = this.seal(dao, lookup);
+      add(hint ? { ...meta, confidentiality: hint } : meta, data);
+    }
+    for (const key of this.deleted) {
+      const parent = this.chain.view.objects.get(key)?.parent;
+      add(this.lint({ tombstone: key, timestamp: now, ...(parent ? { parent } : {}) }, lookup), undefined);
+      overlay.set(key, null);
+    }
+    if (events.length > 0) this.chain.commitLocal(events, signing);
+    this.finish();
+    if (this.scope === 'full') await this.chain.flush(true);
+  }
+
+  /** Drops everything staged and releases the locks. */
+  cancel(): void {
+    if (!this.done) this.finish();
+  }
+
+  private finish(): void {
+    for (const key of this.lockedKeys) this.unlock(key);
+    this.rows.clear();
+    this.deleted.clear();
+    this.done = true;
+  }
+
+  private readonly host = {
+    stage: (dao: Dao<unknown>) => {
+      this.assertOpen();
+      this.deleted.delete(dao.key);
+      this.rows.set(dao.key, dao);
+    },
+    remove: (key: PrimaryKey) => this.delete(key),
+  };
+
+  /** Adds what the chain's linters and the tree authority require: the signer, the author. */
+  private lint(meta: Metadata, lookup: AuthorityLookup): Metadata {
+    let out = meta;
+    for (const l of this.chain.linters) out = { ...out, ...l.lint(out, { session: this.session, authority: lookup, rootWrite: this.chain.rootWrite }) };
+    if (!this.chain.treeAuthority) return out;
+    const write = writeAuthorityFor(out, lookup, this.chain.rootWrite);
+    const what = `object ${out.key ?? out.tombstone}`;
+    if (write.kind === 'everyone') return out;
+    if (write.kind === 'nobody') throw new CommitError(`${what} is read-only: nobody may write it`);
+    const signer = write.keys.find((k) => this.ring.signer(k) !== undefined);
+    if (signer === undefined) {
+      throw new MissingWriteKeyError(`this session holds no write key for ${what}; log in as a user or group that may write it`);
+    }
+    return { ...out, signWith: [signer] };
+  }
+
+  /** Serializes, transforms and encrypts an object's value for its read domain. */
+  private seal(dao: Dao<unknown>, lookup: AuthorityLookup): { data: Uint8Array; hint?: Uint8Array } {
+    const read = readAuthorityOf(dao.key, { auth: dao.auth, parent: dao.parent }, lookup);
+    let dataKey: SymmetricKey | undefined;
+    if (read.kind === 'domain') {
+      dataKey = read.owner === dao.key && dao.dataKey ? dao.dataKey : this.ring.dataKey(read.readers, `object ${read.owner}`);
+    }
+    if (!dao.dirtyData && dao.storedData) {
+      return { data: dao.storedData, ...(dataKey ? { hint: dataKeyHint(dataKey) } : {}) };
+    }
+    let plain = serialize(dao.value);
+    for (const t of this.chain.transformers) plain = t.encode(plain, dao.key);
+    if (!dataKey) return { data: plain };
+    return { data: seal(dataKey, plain, primaryKeyBytes(dao.key)), hint: dataKeyHint(dataKey) };
+  }
+
+  /** Decrypts, untransforms and deserializes an object's stored data. */
+  private open<T>(key: PrimaryKey, state: { auth: Authorization | undefined; parent: ParentRef | undefined }, hint: Uint8Array | undefined, data: Uint8Array | undefined): T {
+    if (data === undefined) return undefined as T;
+    const read = readAuthorityOf(key, state, this.chain.lookup);
+    let plain = data;
+    if (read.kind === 'domain') {
+      const dataKey = this.ring.dataKey(read.readers, `object ${read.owner}`);
+      if (hint && !Buffer.from(hint).equals(Buffer.from(dataKeyHint(dataKey)))) {
+        throw new MissingReadKeyError(`object ${key} was written under another data key than its readers now hold; it cannot be read with this session`);
+      }
+      try {
+        plain = open(dataKey, data, primaryKeyBytes(key));
+      } catch (err) {
+        if (err instanceof DecryptError) throw new DecryptError(`object ${key}: its data does not decrypt: it was tampered with`);
+        throw err;
+      }
+    }
+    for (let i = this.chain.transformers.length - 1; i >= 0; i--) plain = this.chain.transformers[i]!.decode(plain, key);
+    return deserialize<T>(plain);
+  }
+
+  private assertOpen(): void {
+    if (this.done) throw new ClosedError('this transaction was already committed or cancelled; start a new one with chain.dio()');
+  }
+}
+

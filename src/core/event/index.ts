@@ -1,0 +1,3 @@
+export * from './ids.js';
+export * from './metadata.js';
+export * from './encoding.js';

@@ -1,0 +1,21 @@
+// ATE: the chain engine as a library.
+export * from './errors.js';
+export * from './crypto/index.js';
+export * from './event/index.js';
+export * from './session/index.js';
+export * from './log/index.js';
+export { Chain, type ChainParts, type EventListener, type IngestOptions, type IngestResult, toIngestEvent } from './chain/chain.js';
+export { ChainBuilder } from './chain/builder.js';
+export * from './chain/config.js';
+export * from './chain/plugins.js';
+export { ChainView, type ObjectState } from './chain/view.js';
+export { deflateTransformer } from './chain/transformers.js';
+export * from './trust/authority.js';
+export { KeyRing, type ReaderKey, wrapFor, signKeyId, symmetricKeyId, publicReadKeyId } from './trust/keyring.js';
+export { SignatureBook, signedMessage, publicKeyId } from './trust/signatures.js';
+export { antiReplay, rubberStamp, timestampEnforcer, treeAuthority } from './trust/validators.js';
+export { Dio, type Scope, type StoreOptions, serialize, deserialize } from './dio/dio.js';
+export { Dao, type Readers, type Writers } from './dio/dao.js';
+export * from './dio/collections.js';
+export { Bus } from './dio/bus.js';
+export { addService, invoke, ServiceError } from './dio/service.js';

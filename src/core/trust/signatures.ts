@@ -1,0 +1,76 @@
+// Signatures: one per write key over a group of events (see docs/FORMAT.md "Signatures").
+// The book knows the chain's public write keys and which events a verified signature covers.
+import { createHash } from 'node:crypto';
+import { type PublicSignKey, signKeyHash, toHex, verify } from '../crypto/index.js';
+import type { EventId } from '../event/ids.js';
+import type { KeyId, Metadata, SignatureItem } from '../event/metadata.js';
+import { TrustError } from '../errors.js';
+
+/** What a signature signs: the hash of the concatenated ids of the events it covers. */
+export function signedMessage(events: readonly EventId[]): Uint8Array {
+  const h = createHash('sha256').update('ate/signature');
+  for (const e of events) h.update(Buffer.from(e, 'hex'));
+  return h.digest();
+}
+
+export function publicKeyId(pub: PublicSignKey): KeyId {
+  return toHex(signKeyHash(pub)) as KeyId;
+}
+
+/** An event that only carries proofs: public keys and signatures. */
+export function isProof(meta: Metadata): boolean {
+  return (meta.signatures !== undefined || meta.publicKeys !== undefined) && meta.key === undefined && meta.tombstone === undefined;
+}
+
+const NONE: ReadonlySet<KeyId> = new Set();
+
+export class SignatureBook {
+  readonly publicKeys = new Map<KeyId, PublicSignKey>();
+  /** Signers of events that are not yet applied (their signature arrived first, or they wait). */
+  private readonly signers = new Map<EventId, Set<KeyId>>();
+
+  addPublicKey(pub: PublicSignKey): KeyId {
+    const id = publicKeyId(pub);
+    if (!this.publicKeys.has(id)) this.publicKeys.set(id, pub);
+    return id;
+  }
+
+  /**
+   * Takes in a proof event. With `check`, every signature must verify against a known public
+   * key (TrustError otherwise); without it (a sealed log written by us) they are trusted.
+   * With `record`, the covered events' signers are kept until they are settled.
+   * Returns the events the proof covers.
+   */
+  absorb(meta: Metadata, check: boolean, record: boolean): EventId[] {
+    for (const pub of meta.publicKeys ?? []) this.addPublicKey(pub);
+    const covered: EventId[] = [];
+    for (const sig of meta.signatures ?? []) {
+      if (check) this.verifyItem(sig);
+      for (const e of sig.events) {
+        covered.push(e);
+        if (!record) continue;
+        let set = this.signers.get(e);
+        if (!set) this.signers.set(e, (set = new Set()));
+        set.add(sig.signer);
+      }
+    }
+    return covered;
+  }
+
+  signersOf(id: EventId): ReadonlySet<KeyId> {
+    return this.signers.get(id) ?? NONE;
+  }
+
+  /** The event was applied (or dropped): its signer record is no longer needed. */
+  settle(id: EventId): void {
+    this.signers.delete(id);
+  }
+
+  private verifyItem(sig: SignatureItem): void {
+    const pub = this.publicKeys.get(sig.signer);
+    if (!pub) throw new TrustError(`signature by unknown key ${sig.signer.slice(0, 16)}: the chain has no such public key`);
+    if (!verify(pub, signedMessage(sig.events), sig.signature)) {
+      throw new TrustError(`signature by key ${sig.signer.slice(0, 16)} does not verify: the events or the signature were altered`);
+    }
+  }
+}

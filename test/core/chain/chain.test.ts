@@ -1,0 +1,288 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import {
+  ChainBuilder,
+  Dio,
+  MissingReadKeyError,
+  MissingWriteKeyError,
+  NewRootsDisabledError,
+  NotFoundError,
+  ReplayError,
+  TimeError,
+  TrustError,
+  anonymousSession,
+  daoVec,
+  decodeEvent,
+  encodeEvent,
+  generateReadKeyPair,
+  generateSignKey,
+  generateSymmetricKey,
+  iterate,
+  openFileLog,
+  publicReadKey,
+  publicSignKey,
+  pushTo,
+  signKeyId,
+  userSession,
+  type Chain,
+} from '../../../src/core/index.js';
+
+const dirs: string[] = [];
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'ate-chain-'));
+  dirs.push(d);
+  return d;
+}
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+const owner = generateSignKey('ml-dsa-65', new Uint8Array(32).fill(7));
+const stranger = generateSignKey('ml-dsa-65', new Uint8Array(32).fill(9));
+const ownerSession = userSession({ writeKeys: [owner] });
+
+async function history(chain: Chain): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for await (const e of chain.history()) out.push(e);
+  return out;
+}
+
+test('store then load an object, in memory', async () => {
+  const builder = new ChainBuilder();
+  const chain = await builder.open('universe');
+  const dio = new Dio(chain, anonymousSession());
+  const dao = dio.store({ commandment: 'Hello' });
+  await dio.commit();
+  const loaded = await new Dio(chain, anonymousSession()).load<{ commandment: string }>(dao.key);
+  assert.equal(loaded.value.commandment, 'Hello');
+  assert.ok(loaded.created !== undefined && loaded.updated !== undefined);
+  await assert.rejects(new Dio(chain, anonymousSession()).load('0000000000000000' as never), NotFoundError);
+  await builder.close();
+});
+
+test('children, updates and deletes keep the view right', async () => {
+  const builder = new ChainBuilder();
+  const chain = await builder.open('tree');
+  const session = anonymousSession();
+  const dio = new Dio(chain, session);
+  const root = dio.store({ name: 'root' });
+  const vec = daoVec(root.key);
+  const a = pushTo(dio, vec, { name: 'a' });
+  pushTo(dio, vec, { name: 'b' });
+  await dio.commit();
+  assert.deepEqual((await iterate<{ name: string }>(new Dio(chain, session), vec)).map((d) => d.value.name).sort(), ['a', 'b']);
+
+  const dio2 = new Dio(chain, session);
+  const loaded = await dio2.load<{ name: string }>(a.key);
+  loaded.value = { name: 'a2' };
+  loaded.commit();
+  await dio2.commit();
+  assert.equal((await new Dio(chain, session).load<{ name: string }>(a.key)).value.name, 'a2');
+
+  const dio3 = new Dio(chain, session);
+  dio3.delete(a.key);
+  await dio3.commit();
+  assert.equal(new Dio(chain, session).exists(a.key), false);
+  assert.deepEqual((await iterate<{ name: string }>(new Dio(chain, session), vec)).map((d) => d.value.name), ['b']);
+  await builder.close();
+});
+
+test('data is encrypted for its readers; others get MissingReadKeyError', async () => {
+  const builder = new ChainBuilder();
+  const chain = await builder.open('secrets');
+  const key = generateSymmetricKey();
+  const kem = generateReadKeyPair();
+  const writer = userSession({ readKeys: [key] });
+  const dio = new Dio(chain, writer);
+  const folder = dio.store({ name: 'folder' }, { readers: [{ kind: 'symmetric', key }, { kind: 'public', key: publicReadKey(kem) }] });
+  const file = pushTo(dio, daoVec(folder.key, 1 as never), { text: 'the plaintext secret' });
+  await dio.commit();
+
+  for (const bytes of await history(chain)) assert.ok(!Buffer.from(bytes).includes('the plaintext secret'), 'plaintext found in a stored event');
+  assert.equal((await new Dio(chain, writer).load<{ text: string }>(file.key)).value.text, 'the plaintext secret');
+  const kemReader = userSession({ privateReadKeys: [kem] });
+  assert.equal((await new Dio(chain, kemReader).load<{ text: string }>(file.key)).value.text, 'the plaintext secret');
+  await assert.rejects(new Dio(chain, anonymousSession()).load(file.key), MissingReadKeyError);
+  await assert.rejects(new Dio(chain, userSession({ readKeys: [generateSymmetricKey()] })).load(file.key), MissingReadKeyError);
+  await builder.close();
+});
+
+test('rewrapping a data key for new readers does not re-encrypt the data', async () => {
+  const builder = new ChainBuilder();
+  const chain = await builder.open('rewrap');
+  const first = generateSymmetricKey();
+  const second = generateSymmetricKey();
+  const dio = new Dio(chain, userSession({ readKeys: [first] }));
+  const dao = dio.store({ text: 'shared later' }, { readers: [{ kind: 'symmetric', key: first }] });
+  await dio.commit();
+  const before = (await chain.readEvent(chain.view.objects.get(dao.key)!.latest)).data!;
+
+  const dio2 = new Dio(chain, userSession({ readKeys: [first] }));
+  dio2.rewrap(await dio2.load(dao.key), [
+    { kind: 'symmetric', key: first },
+    { kind: 'symmetric', key: second },
+  ]);
+  await dio2.commit();
+  const afterBytes = (await chain.readEvent(chain.view.objects.get(dao.key)!.latest)).data!;
+  assert.deepEqual(Buffer.from(afterBytes), Buffer.from(before));
+  assert.equal((await new Dio(chain, userSession({ readKeys: [second] })).load<{ text: string }>(dao.key)).value.text, 'shared later');
+  await builder.close();
+});
+
+test('writes need a write key the tree authority accepts', async () => {
+  const builder = new ChainBuilder().addRootPublicKey(publicSignKey(owner));
+  const chain = await builder.open('owned');
+  const dio = new Dio(chain, anonymousSession());
+  dio.store({ x: 1 });
+  await assert.rejects(dio.commit(), MissingWriteKeyError);
+  dio.cancel();
+
+  const good = new Dio(chain, ownerSession);
+  const root = good.store({ x: 1 });
+  await good.commit();
+  await chain.sync();
+  assert.equal(chain.unsignedCount, 0);
+
+  // The owner delegates a subtree to the stranger's key.
+  const delegate = new Dio(chain, ownerSession);
+  const shared = delegate.store({ x: 2 }, { writers: [publicSignKey(stranger)] });
+  await delegate.commit();
+  const strangerDio = new Dio(chain, userSession({ writeKeys: [stranger] }));
+  pushTo(strangerDio, daoVec(shared.key, 1 as never), { x: 3 });
+  await strangerDio.commit();
+  const notAllowed = new Dio(chain, userSession({ writeKeys: [stranger] }));
+  const rootCopy = await notAllowed.load<{ x: number }>(root.key);
+  rootCopy.value = { x: 99 };
+  rootCopy.commit();
+  await assert.rejects(notAllowed.commit(), MissingWriteKeyError);
+  await builder.close();
+});
+
+test('a peer accepts signed history and refuses forgeries, replays and future timestamps', async () => {
+  const source = await new ChainBuilder().addRootPublicKey(publicSignKey(owner)).open('signed');
+  const dio = new Dio(source, ownerSession);
+  const a = dio.store({ v: 'a' });
+  dio.store({ v: 'b' });
+  await dio.commit();
+  await source.sync();
+  const events = await history(source);
+  assert.equal(events.length, 3, 'two objects and one proof event');
+
+  const peerBuilder = new ChainBuilder().addRootPublicKey(publicSignKey(owner));
+  const peer = await peerBuilder.open('signed');
+  const result = peer.ingest(events, { origin: 'remote' });
+  assert.deepEqual(result, { applied: 3, parked: 0, errors: [] });
+  assert.equal((await new Dio(peer, anonymousSession()).load<{ v: string }>(a.key)).value.v, 'a');
+
+  const replay = peer.ingest([events[0]!], { origin: 'remote' });
+  assert.ok(replay.errors[0] instanceof ReplayError);
+
+  // Without its proof event an event waits, unapplied.
+  const lonely = await new ChainBuilder().addRootPublicKey(publicSignKey(owner)).open('signed');
+  const unsigned = lonely.ingest(events.slice(0, 2), { origin: 'remote' });
+  assert.equal(unsigned.applied, 0);
+  assert.equal(unsigned.parked, 2);
+  assert.equal(lonely.view.objects.size, 0);
+
+  // Signed by a key without write authority.
+  const forger = await new ChainBuilder().open('signed');
+  const fdio = new Dio(forger, userSession({ writeKeys: [stranger] }));
+  fdio.store({ v: 'forged' }, { writers: [publicSignKey(stranger)] });
+  await fdio.commit();
+  await forger.sync();
+  const forged = await history(forger);
+  const refused = peer.ingest(forged, { origin: 'remote' });
+  assert.equal(refused.applied, 1, 'only the proof event itself is applied');
+  assert.ok(refused.errors.some((e) => e instanceof TrustError) || refused.parked > 0);
+  assert.equal(peer.view.objects.size, 2);
+
+  // A proof whose signature does not match its events.
+  const proof = events[2]!;
+  const tampered = Buffer.from(proof);
+  tampered[tampered.length - 10]! ^= 1;
+  const bad = peer.ingest([tampered], { origin: 'remote' });
+  assert.ok(bad.errors[0] instanceof TrustError);
+
+  // Timestamped an hour in the future.
+  const future = encodeEvent({ key: '00000000000000aa' as never, timestamp: Date.now() + 3_600_000 }, Buffer.from([0xc0]));
+  const open = await new ChainBuilder().open('open');
+  const late = open.ingest([future], { origin: 'remote' });
+  assert.ok(late.errors[0] instanceof TimeError, String(late.errors[0]));
+  for (const c of [source, peer, lonely, forger, open]) await c.close();
+});
+
+test('a file chain reopens with its objects, signatures and view', async () => {
+  const logPath = await tempDir();
+  const make = () => new ChainBuilder({ logPath }).addRootPublicKey(publicSignKey(owner)).setSession(ownerSession);
+  const b1 = make();
+  const chain = await b1.open('persist');
+  const dio = new Dio(chain, ownerSession);
+  const keys = [];
+  for (let i = 0; i < 50; i++) keys.push(dio.store({ i }).key);
+  await dio.commit();
+  const dio2 = new Dio(chain, ownerSession);
+  dio2.delete(keys[0]!);
+  await dio2.commit();
+  await b1.close();
+
+  const b2 = make();
+  const again = await b2.open('persist');
+  assert.equal(again.view.objects.size, 49);
+  assert.equal(again.unsignedCount, 0);
+  assert.equal((await new Dio(again, anonymousSession()).load<{ i: number }>(keys[7]!)).value.i, 7);
+  await b2.close();
+});
+
+test('a log modified without the write keys is refused on open with TrustError', async () => {
+  const logPath = await tempDir();
+  const builder = new ChainBuilder({ logPath }).addRootPublicKey(publicSignKey(owner));
+  const chain = await builder.open('tamper');
+  const dio = new Dio(chain, ownerSession);
+  dio.store({ amount: 100 });
+  await dio.commit();
+  await builder.close();
+
+  // An attacker rewrites the log (valid framing, no seal key) with a changed amount.
+  const dir = join(logPath, 'tamper.log');
+  const log = await openFileLog(dir, { chainKey: '/tamper' });
+  const events: Uint8Array[] = [];
+  for await (const batch of log.replay()) for (const e of batch.events) events.push(Buffer.from(e.bytes));
+  // The value is the data's last byte (msgpack positive fixint 100): make it 101.
+  const victim = Buffer.from(events[0]!);
+  assert.equal(victim[victim.length - 1], 100);
+  victim[victim.length - 1] = 101;
+  await log.rewrite([victim, ...events.slice(1)], log.header);
+  await log.close();
+
+  await assert.rejects(new ChainBuilder({ logPath }).addRootPublicKey(publicSignKey(owner)).open('tamper'), TrustError);
+});
+
+test('disable-new-roots refuses parentless objects but accepts children', async () => {
+  const chain = await new ChainBuilder({ disableNewRoots: true }).open('roots');
+  const d = new Dio(chain, anonymousSession());
+  d.store({});
+  await assert.rejects(d.commit(), NewRootsDisabledError);
+  d.cancel();
+  await chain.close();
+});
+
+test('group signing covers many commits with one signature per key', async () => {
+  const builder = new ChainBuilder().addRootPublicKey(publicSignKey(owner));
+  const chain = await builder.open('groups');
+  await Promise.all(
+    Array.from({ length: 40 }, async (_, i) => {
+      const dio = new Dio(chain, ownerSession);
+      dio.store({ i });
+      await dio.commit();
+    }),
+  );
+  await chain.sync();
+  const signatures = (await history(chain)).flatMap((b) => decodeEvent(b).meta.signatures ?? []);
+  assert.ok(signatures.length >= 1 && signatures.length < 40, `expected shared signatures, got ${signatures.length} for 40 commits`);
+  assert.ok(signatures.every((s) => s.signer === signKeyId(owner)));
+  assert.equal(signatures.reduce((n, s) => n + s.events.length, 0), 40);
+  await builder.close();
+});
