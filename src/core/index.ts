@@ -6,6 +6,7 @@ export * from './session/index.js';
 export * from './log/index.js';
 export { Chain, type ChainParts, type EventListener, type IngestOptions, type IngestResult, toIngestEvent } from './chain/chain.js';
 export { ChainBuilder } from './chain/builder.js';
+export * from './chain/compaction/index.js';
 export * from './chain/config.js';
 export * from './chain/plugins.js';
 export { ChainView, type ObjectState } from './chain/view.js';

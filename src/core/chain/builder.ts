@@ -11,6 +11,7 @@ import { antiReplay, rubberStamp, timestampEnforcer, treeAuthority } from '../tr
 import { Dio, type Scope } from '../dio/dio.js';
 import type { ChainRepository } from '../dio/collections.js';
 import { Chain } from './chain.js';
+import { type Compactor, defaultCompactors } from './compaction/index.js';
 import { type ChainConfig, type ConfiguredFor, DEFAULT_CONFIG, type IntegrityMode, profileTolerance } from './config.js';
 import type { Indexer, Linter, Plugin, Transformer, Validator } from './plugins.js';
 import { deflateTransformer } from './transformers.js';
@@ -22,6 +23,7 @@ export class ChainBuilder implements ChainRepository {
   private readonly linters: Linter[] = [];
   private readonly transformers: Transformer[] = [];
   private readonly indexers: Indexer[] = [];
+  private readonly compactors: Compactor[] = [];
   private readonly rootKeys: PublicSignKey[] = [];
   private session: AteSession = anonymousSession();
   private signerPool: SignerPool | undefined;
@@ -101,6 +103,12 @@ export class ChainBuilder implements ChainRepository {
     return this;
   }
 
+  /** A compactor that votes on what compaction keeps, besides the defaults (see compaction/). */
+  addCompactor(c: Compactor): this {
+    this.compactors.push(c);
+    return this;
+  }
+
   /** A key allowed to write at the root of the tree (and so everywhere that inherits). */
   addRootPublicKey(key: PublicSignKey): this {
     this.rootKeys.push(key);
@@ -162,6 +170,7 @@ export class ChainBuilder implements ChainRepository {
       linters: [...this.linters],
       transformers: [...transformers, ...this.transformers],
       indexers: [...this.indexers],
+      compactors: [...(this.defaults && profile !== 'raw' ? defaultCompactors : []), ...this.compactors],
       rootKeys: [...this.rootKeys],
       treeAuthority: tree,
       session: this.session,

@@ -12,6 +12,7 @@ import type { AteSession } from '../session/session.js';
 import { type AuthorityLookup, type AuthorityState, type EffectiveWrite, rootWrite } from '../trust/authority.js';
 import { KeyRing } from '../trust/keyring.js';
 import { SignatureBook, isProof } from '../trust/signatures.js';
+import { CompactionScheduler, type CompactionStats, type Compactor, compactChain } from './compaction/index.js';
 import type { ChainConfig } from './config.js';
 import { GroupSigner } from './group-signer.js';
 import { hashEvent } from './hash-event.js';
@@ -32,6 +33,8 @@ export interface ChainParts {
   readonly treeAuthority: boolean;
   readonly session: AteSession;
   readonly signerPool?: SignerPool;
+  /** Compactors besides the cut-off (see compaction/). */
+  readonly compactors?: readonly Compactor[];
 }
 
 /** Called after an event is applied to the view. */
@@ -71,6 +74,9 @@ export class Chain {
   readonly treeAuthority: boolean;
   /** Pessimistic locks held by transactions of this process. */
   readonly locks = new Map<PrimaryKey, object>();
+  readonly compactors: readonly Compactor[];
+  /** Runs compactions on demand and on the triggers of config.compactMode. */
+  readonly compaction: CompactionScheduler;
   private readonly log: RedoLog;
   private readonly listeners = new Set<EventListener>();
   private readonly keyrings = new WeakMap<AteSession, KeyRing>();
@@ -99,14 +105,18 @@ export class Chain {
     this.signer = new GroupSigner(
       parts.signerPool ?? defaultSignerPool(),
       (meta) => this.appendProof(meta),
-      (id) => this.book.publicKeys.has(id),
+      (id) => this.book.published.has(id),
+      parts.config.signIntervalMs,
     );
+    this.compactors = parts.compactors ?? [];
+    this.compaction = new CompactionScheduler(this, () => compactChain(this, this.compactors));
   }
 
   /** Opens a chain over its log: replays every event into the view. */
   static async open(parts: ChainParts): Promise<Chain> {
     const chain = new Chain(parts);
     await chain.replay();
+    await chain.compaction.start();
     return chain;
   }
 
@@ -218,7 +228,7 @@ export class Chain {
         continue;
       }
       try {
-        applied += this.ingestOne(event, opts.origin, opts.trustedPeer ?? false, undefined);
+        applied += this.ingestOne(event, opts.origin, opts.trustedPeer ?? false, undefined, errors);
       } catch (err) {
         if (!(err instanceof ValidationError)) throw err;
         errors.push(err);
@@ -263,8 +273,15 @@ export class Chain {
     return this.log.header.cutOff;
   }
 
+  /** Drops history no compactor needs (see compaction/); runs after any compaction already under way. */
+  compact(): Promise<CompactionStats> {
+    this.assertOpen();
+    return this.compaction.run();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.compaction.stop();
     clearTimeout(this.lazyFlush);
     await this.signer.idle();
     this.closed = true;
@@ -273,6 +290,7 @@ export class Chain {
 
   /** Closes the chain and deletes its log. */
   async destroy(): Promise<void> {
+    await this.compaction.stop();
     clearTimeout(this.lazyFlush);
     await this.signer.idle();
     this.closed = true;
@@ -289,6 +307,7 @@ export class Chain {
   }
 
   private async replay(): Promise<void> {
+    const refused: ValidationError[] = [];
     for await (const batch of this.log.replay()) {
       for (const { bytes, pos } of batch.events) {
         let event: IngestEvent;
@@ -299,9 +318,10 @@ export class Chain {
           throw err;
         }
         if (batch.sealed) this.replayTrusted(event, pos);
-        else this.ingestOne(event, 'replay', false, pos);
+        else this.ingestOne(event, 'replay', false, pos, refused);
       }
     }
+    if (refused.length > 0) throw refused[0];
     if (this.parked.size > 0) {
       const first = this.parked.keys().next().value as EventId;
       throw new TrustError(
@@ -318,8 +338,11 @@ export class Chain {
     this.index(event, pos);
   }
 
-  /** Returns the number of events applied (the event itself and any it released from parking). */
-  private ingestOne(event: IngestEvent, origin: Origin, trustedPeer: boolean, pos: LogPosition | undefined): number {
+  /**
+   * Returns the number of events applied: the event itself and any it released from parking.
+   * Released events that are refused land in `refused`; the event itself throws.
+   */
+  private ingestOne(event: IngestEvent, origin: Origin, trustedPeer: boolean, pos: LogPosition | undefined, refused: ValidationError[]): number {
     if (this.view.ids.indexOf(event.idBytes) !== -1 && this.validators.length > 0) {
       throw new ReplayError(`event ${event.id.slice(0, 16)} was already applied (replay)`);
     }
@@ -331,7 +354,12 @@ export class Chain {
         const waiting = this.parked.get(id);
         if (!waiting) continue;
         this.parked.delete(id);
-        released += this.ingestOne(waiting.event, waiting.origin, trustedPeer, undefined);
+        try {
+          released += this.ingestOne(waiting.event, waiting.origin, trustedPeer, undefined, refused);
+        } catch (err) {
+          if (!(err instanceof ValidationError)) throw err;
+          refused.push(err);
+        }
       }
       return released;
     }

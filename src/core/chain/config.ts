@@ -55,6 +55,8 @@ export interface ChainConfig {
   readonly loadCacheBytes: number;
   /** Non-durable writes reach the OS within this many milliseconds. */
   readonly lazyFlushMs: number;
+  /** Signature groups start at most this often; a proof follows its events within about this plus one signing time. */
+  readonly signIntervalMs: number;
 }
 
 export const DEFAULT_CONFIG: ChainConfig = {
@@ -71,6 +73,7 @@ export const DEFAULT_CONFIG: ChainConfig = {
   signAlgorithm: 'ml-dsa-65',
   loadCacheBytes: 32 * 1024 * 1024,
   lazyFlushMs: 20,
+  signIntervalMs: 25,
 };
 
 /** Time tolerance per profile, as in the reference. */

@@ -1,6 +1,7 @@
 // Group signing: every event written here that needs a signature joins the open group of its
-// key; one signature per key covers the whole group. A signature costs milliseconds, so it
-// runs in a worker, and the next group gathers while the current one is being signed.
+// key; one signature per key covers the whole group. A signature costs 5-15 ms of CPU, so it
+// runs in a worker, the next group gathers while the current one is being signed, and groups
+// start at most once per `intervalMs`, so that signing under load takes a bounded share of a core.
 import { type PrivateSignKey, type PublicSignKey, type SignerPool, publicSignKey } from '../crypto/index.js';
 import type { EventId } from '../event/ids.js';
 import type { KeyId, Metadata, SignatureItem } from '../event/metadata.js';
@@ -13,13 +14,15 @@ const MAX_GROUP = 32_768;
 export class GroupSigner {
   private open = new Map<KeyId, { key: PrivateSignKey; events: EventId[] }>();
   private running: Promise<void> | undefined;
-  /** Keys whose public half the chain has already published. */
-  private readonly published = new Set<KeyId>();
+
+  private lastStart = 0;
 
   constructor(
     private readonly pool: SignerPool,
     private readonly emit: (meta: Metadata) => void,
+    /** Whether the chain's events already carry this key's public half. */
     private readonly known: (id: KeyId) => boolean,
+    private readonly intervalMs: number,
   ) {}
 
   add(key: PrivateSignKey, event: EventId): void {
@@ -40,6 +43,9 @@ export class GroupSigner {
       // Let the current tick's commits join the group before it closes.
       await new Promise((r) => setImmediate(r));
       while (this.open.size > 0) {
+        const wait = this.lastStart + this.intervalMs - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        this.lastStart = performance.now();
         const groups = [...this.open];
         this.open = new Map();
         for (const [id, g] of groups) {
@@ -54,10 +60,7 @@ export class GroupSigner {
           }),
         );
         const publicKeys: PublicSignKey[] = [];
-        for (const [id, g] of groups) {
-          if (!this.known(id) && !this.published.has(id)) publicKeys.push(publicSignKey(g.key));
-          this.published.add(id);
-        }
+        for (const [id, g] of groups) if (!this.known(id)) publicKeys.push(publicSignKey(g.key));
         this.emit(publicKeys.length > 0 ? { publicKeys, signatures } : { signatures });
       }
     } finally {

@@ -1,6 +1,6 @@
 // Byte encoding of events (docs/FORMAT.md "Events"). The stored bytes are what is hashed,
 // signed and sent; they are never re-encoded to verify.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import type { PublicSignKey, SignAlgorithm } from '../crypto/index.js';
 import { DecodeError } from '../errors.js';
@@ -103,7 +103,7 @@ export function encodeEvent(meta: Metadata, data?: Uint8Array): Buffer {
 
 /** The event id: SHA-256 of the stored bytes. */
 export function eventIdOf(bytes: Uint8Array): EventId {
-  return eventIdFromHash(createHash('sha256').update(bytes).digest());
+  return eventIdFromHash(hash('sha256', bytes, 'buffer'));
 }
 
 export interface DecodedEvent {

@@ -55,9 +55,13 @@ export function newDataKey(): SymmetricKey {
   return generateSymmetricKey();
 }
 
+const hints = new WeakMap<SymmetricKey, Uint8Array>();
+
 /** A short id of a data key, stored with encrypted data to tell a wrong key from tampering. */
 export function dataKeyHint(k: SymmetricKey): Uint8Array {
-  return symmetricKeyHash(k).subarray(0, 8);
+  let hint = hints.get(k);
+  if (!hint) hints.set(k, (hint = symmetricKeyHash(k).subarray(0, 8)));
+  return hint;
 }
 
 export class KeyRing {

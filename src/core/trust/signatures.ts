@@ -26,6 +26,8 @@ const NONE: ReadonlySet<KeyId> = new Set();
 
 export class SignatureBook {
   readonly publicKeys = new Map<KeyId, PublicSignKey>();
+  /** Keys whose public half is in the chain's own events (root keys come from configuration). */
+  readonly published = new Set<KeyId>();
   /** Signers of events that are not yet applied (their signature arrived first, or they wait). */
   private readonly signers = new Map<EventId, Set<KeyId>>();
 
@@ -42,7 +44,7 @@ export class SignatureBook {
    * Returns the events the proof covers.
    */
   absorb(meta: Metadata, check: boolean, record: boolean): EventId[] {
-    for (const pub of meta.publicKeys ?? []) this.addPublicKey(pub);
+    for (const pub of meta.publicKeys ?? []) this.published.add(this.addPublicKey(pub));
     const covered: EventId[] = [];
     for (const sig of meta.signatures ?? []) {
       if (check) this.verifyItem(sig);

@@ -1,0 +1,176 @@
+// The core engine's benchmark (issue 3). Prints figures and ratios against hypercore measured in
+// the same run, on the same machine, with the same payloads. Not a test: nothing here asserts time.
+//
+//   node dist/scripts/bench-core.js [--events 1000000] [--dir /tmp/...]
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import Hypercore from 'hypercore';
+import {
+  ChainBuilder,
+  Dio,
+  type Chain,
+  type CollectionId,
+  type PrimaryKey,
+  generateSignKey,
+  generateSymmetricKey,
+  publicSignKey,
+  userSession,
+} from '../src/core/index.js';
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '1000000' },
+    dir: { type: 'string' },
+    skip: { type: 'string', default: '' },
+  },
+});
+const TOTAL = Number(values.events);
+const BATCH = 100;
+const PAYLOAD = 1024;
+const skip = new Set(values.skip!.split(',').filter(Boolean));
+
+const signKey = generateSignKey('ml-dsa-65');
+const readKey = generateSymmetricKey();
+const session = userSession({ writeKeys: [signKey], readKeys: [readKey] });
+const payload = (i: number): Uint8Array => {
+  const b = Buffer.alloc(PAYLOAD, i & 0xff);
+  b.writeUInt32BE(i, 0);
+  return b;
+};
+
+const rate = (n: number, ms: number): number => Math.round(n / (ms / 1000));
+const fmt = (n: number): string => n.toLocaleString('en-US');
+
+function builder(logPath: string): ChainBuilder {
+  return new ChainBuilder({ logPath }).addRootPublicKey(publicSignKey(signKey)).setSession(session);
+}
+
+/** One encrypted folder: every event of the benchmark is a child of it, encrypted with its data key. */
+async function folder(chain: Chain): Promise<{ parent: PrimaryKey; collection: CollectionId }> {
+  const dio = new Dio(chain, session);
+  const dao = dio.store({ name: 'bench' }, { readers: [{ kind: 'symmetric', key: readKey }] });
+  await dio.commit();
+  return { parent: dao.key, collection: 1 as CollectionId };
+}
+
+async function appendOurs(dir: string, total: number): Promise<{ ms: number; awaitedMs: number }> {
+  const b = builder(dir);
+  const chain = await b.open('bench');
+  const parent = await folder(chain);
+  const commit = (from: number): Promise<void> => {
+    const dio = new Dio(chain, session, 'none');
+    for (let i = from; i < from + BATCH; i++) dio.store(payload(i), { parent: { key: parent.parent, collection: parent.collection } });
+    return dio.commit();
+  };
+  const start = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < total; i += BATCH) {
+    inflight.push(commit(i));
+    // Issued without waiting for each other; yield now and then so timers and the signer run.
+    if (inflight.length >= 64) await Promise.all(inflight.splice(0));
+  }
+  await Promise.all(inflight);
+  await chain.sync();
+  const ms = performance.now() - start;
+
+  const samples: number[] = [];
+  for (let r = 0; r < 20; r++) {
+    const t = performance.now();
+    const dio = new Dio(chain, session, 'full');
+    for (let i = 0; i < BATCH; i++) dio.store(payload(i), { parent: { key: parent.parent, collection: parent.collection } });
+    await dio.commit();
+    samples.push(performance.now() - t);
+  }
+  samples.sort((a, b2) => a - b2);
+  await b.close();
+  return { ms, awaitedMs: samples[Math.floor(samples.length / 2)]! };
+}
+
+async function durableWriters(dir: string, writers: number, seconds: number): Promise<number> {
+  const b = builder(dir);
+  const chain = await b.open('durable');
+  const parent = await folder(chain);
+  let commits = 0;
+  const until = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: writers }, async (_, w) => {
+      for (let i = 0; performance.now() < until; i++) {
+        const dio = new Dio(chain, session, 'full');
+        dio.store(payload(w * 1_000_000 + i), { parent: { key: parent.parent, collection: parent.collection } });
+        await dio.commit();
+        commits++;
+      }
+    }),
+  );
+  const elapsed = seconds * 1000 + (performance.now() - until);
+  await b.close();
+  return rate(commits, elapsed);
+}
+
+async function reopenOurs(dir: string): Promise<{ ms: number; count: number; heapPerEvent: number }> {
+  global.gc?.();
+  const heapBefore = process.memoryUsage().heapUsed;
+  const start = performance.now();
+  const b = builder(dir);
+  const chain = await b.open('bench');
+  const ms = performance.now() - start;
+  global.gc?.();
+  const heapPerEvent = (process.memoryUsage().heapUsed - heapBefore) / chain.count;
+  const count = chain.count;
+  await b.close();
+  return { ms, count, heapPerEvent };
+}
+
+async function appendHypercore(dir: string, total: number): Promise<number> {
+  const core = new Hypercore(join(dir, 'hypercore'));
+  await core.ready();
+  const start = performance.now();
+  for (let i = 0; i < total; i += BATCH) {
+    const batch: Buffer[] = [];
+    for (let j = i; j < i + BATCH; j++) batch.push(Buffer.from(payload(j)));
+    await core.append(batch);
+  }
+  const ms = performance.now() - start;
+  await core.close();
+  return ms;
+}
+
+/** Reopen plus one pass over every block: what rebuilding a view over hypercore would need. */
+async function reopenHypercore(dir: string): Promise<{ ms: number; count: number }> {
+  const start = performance.now();
+  const core = new Hypercore(join(dir, 'hypercore'));
+  await core.ready();
+  let count = 0;
+  for await (const block of core.createReadStream()) count += block.length > 0 ? 1 : 0;
+  const ms = performance.now() - start;
+  await core.close();
+  return { ms, count };
+}
+
+const dir = values.dir ?? (await mkdtemp(join(tmpdir(), 'ate-bench-core-')));
+try {
+  console.log(`bench-core: ${fmt(TOTAL)} events of ${PAYLOAD} B, commits of ${BATCH}, in ${dir}`);
+  const ours = await appendOurs(join(dir, 'ours'), TOTAL);
+  const oursRate = rate(TOTAL, ours.ms);
+  console.log(`append (ours):      ${fmt(oursRate)} events/s, signed and encrypted (${(ours.ms / 1000).toFixed(1)} s)`);
+  console.log(`awaited commit of ${BATCH} events (durable), median: ${ours.awaitedMs.toFixed(2)} ms`);
+  if (!skip.has('durable')) {
+    console.log(`durable commits, 16 writers: ${fmt(await durableWriters(join(dir, 'durable'), 16, 5))} commits/s`);
+  }
+  const reopen = await reopenOurs(join(dir, 'ours'));
+  const reopenRate = rate(reopen.count, reopen.ms);
+  console.log(`reopen (ours):      ${fmt(reopenRate)} events/s (${fmt(reopen.count)} events in ${(reopen.ms / 1000).toFixed(2)} s), view heap ${reopen.heapPerEvent.toFixed(0)} B/event`);
+  if (!skip.has('hypercore')) {
+    const hcMs = await appendHypercore(dir, TOTAL);
+    const hcRate = rate(TOTAL, hcMs);
+    console.log(`append (hypercore): ${fmt(hcRate)} events/s`);
+    const hcReopen = await reopenHypercore(dir);
+    const hcReopenRate = rate(hcReopen.count, hcReopen.ms);
+    console.log(`reopen+read (hypercore): ${fmt(hcReopenRate)} events/s`);
+    console.log(`ratio ours/hypercore: append ${(oursRate / hcRate).toFixed(2)}, reopen ${(reopenRate / hcReopenRate).toFixed(2)}`);
+  }
+} finally {
+  if (!values.dir) await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,76 @@
+// Remove duplicates: an object's older versions go, its newest stays.
+//
+// The reference keeps the newest version per (key, authorization) and, through a "parent
+// override", the older version a child written between two versions depends on. Kept events are
+// validated again in log order, and each version of an object is judged by the version before it
+// (an event cannot grant itself the right it needs). So besides the newest version this compactor
+// keeps, per object:
+// - every version that changes who may write it (a transition: its own write option, or the parent
+//   it inherits from, differs from its predecessor's), because the versions after it were judged by
+//   it; keying on the write side alone, not the whole authorization, lets read-only changes
+//   (rewrapped data keys) collapse, since reads are decided by the newest version;
+// - the version right before each transition, because the transition was judged by it (without it
+//   a transition that moved the object would be judged by its new parent instead of its old one);
+// - the version a newer kept event depended on (see dependents.ts): the reference's parent override.
+// Dropping any other version leaves every kept version judged by an equal write authority.
+// Versions that differ only in the write authority they ever had are rare, so this still keeps
+// one version for most objects, two for objects that were created with their own writers.
+import type { PrimaryKey } from '../../event/ids.js';
+import type { Metadata } from '../../event/metadata.js';
+import { Dependents } from './dependents.js';
+import type { CompactionEvent, Compactor, CompactorRun, PassContext, Vote } from './types.js';
+
+/** Who the next version of an object is judged by: its own write option, else the parent it inherits from. */
+function writeJudge(meta: Pick<Metadata, 'auth' | 'parent'>): string {
+  const w = meta.auth?.write;
+  if (w === undefined || w.kind === 'inherit') return meta.parent ? `parent ${meta.parent.key}` : 'root';
+  return w.kind === 'specific' ? `keys ${[...w.keys].sort().join(' ')}` : w.kind;
+}
+
+/** Ordinals of transitions and of the versions they were judged by. */
+function anchors(events: readonly CompactionEvent[]): Set<number> {
+  const last = new Map<PrimaryKey, { judge: string; ordinal: number }>();
+  const out = new Set<number>();
+  for (const e of events) {
+    const { key, tombstone } = e.meta;
+    if (tombstone !== undefined) last.delete(tombstone);
+    if (key === undefined) continue;
+    const judge = writeJudge(e.meta);
+    const before = last.get(key);
+    // A new object is judged by its parent (or the root), as if its predecessor inherited.
+    if (judge !== (before?.judge ?? writeJudge({ parent: e.meta.parent }))) {
+      out.add(e.ordinal);
+      if (before) out.add(before.ordinal);
+    }
+    last.set(key, { judge, ordinal: e.ordinal });
+  }
+  return out;
+}
+
+class RemoveDuplicatesRun implements CompactorRun {
+  /** Objects whose newer version (in the same life: a tombstone ends one) was seen. */
+  private readonly newer = new Set<PrimaryKey>();
+  private readonly dependents = new Dependents();
+
+  constructor(private readonly anchors: ReadonlySet<number>) {}
+
+  vote(event: CompactionEvent, keptSoFar: boolean): Vote {
+    const { key, tombstone } = event.meta;
+    // Older versions belong to an earlier life of the object; the tombstone compactor judges them.
+    if (tombstone !== undefined) this.newer.delete(tombstone);
+    let vote: Vote = 'abstain';
+    if (key !== undefined) {
+      const needed = this.dependents.take(key);
+      const newest = !this.newer.has(key);
+      this.newer.add(key);
+      vote = newest || needed || this.anchors.has(event.ordinal) ? 'keep' : 'drop';
+    }
+    this.dependents.note(event, keptSoFar);
+    return vote;
+  }
+}
+
+export const removeDuplicatesCompactor: Compactor = {
+  name: 'remove-duplicates',
+  fresh: (pass: PassContext) => new RemoveDuplicatesRun(anchors(pass.events)),
+};
