@@ -1,4 +1,5 @@
 // The Quick Start of the original README, in TypeScript: store an object, load it back.
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChainBuilder, Dio, anonymousSession } from '../../src/core/index.js';
@@ -8,7 +9,8 @@ interface World {
 }
 
 // The redo log lives in the temporary folder, as in the original.
-const builder = new ChainBuilder({ logPath: join(tmpdir(), 'ate-quick-start') });
+const logPath = await mkdtemp(join(tmpdir(), 'ate-quick-start-'));
+const builder = new ChainBuilder({ logPath });
 
 // A chain with a specific key (it names the log's directory).
 const chain = await builder.open('universe');
@@ -24,3 +26,4 @@ const loaded = await new Dio(chain, session).load<World>(dao.key);
 console.log(`${loaded.value.commandment} world!`);
 
 await builder.close();
+await rm(logPath, { recursive: true });

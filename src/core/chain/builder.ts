@@ -27,6 +27,7 @@ export class ChainBuilder implements ChainRepository {
   private readonly rootKeys: PublicSignKey[] = [];
   private session: AteSession = anonymousSession();
   private signerPool: SignerPool | undefined;
+  private warn: ((message: string) => void) | undefined;
   private readonly opened = new Map<ChainKey, Promise<Chain>>();
 
   constructor(config: Partial<ChainConfig> = {}) {
@@ -121,6 +122,12 @@ export class ChainBuilder implements ChainRepository {
     return this;
   }
 
+  /** Where a chain reports what it repaired on its own (default: process.emitWarning). */
+  onWarning(fn: (message: string) => void): this {
+    this.warn = fn;
+    return this;
+  }
+
   setSignerPool(pool: SignerPool): this {
     this.signerPool = pool;
     return this;
@@ -175,6 +182,7 @@ export class ChainBuilder implements ChainRepository {
       treeAuthority: tree,
       session: this.session,
       ...(this.signerPool ? { signerPool: this.signerPool } : {}),
+      ...(this.warn ? { onWarning: this.warn } : {}),
     });
     return chain;
   }

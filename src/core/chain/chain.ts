@@ -2,10 +2,10 @@
 // JavaScript runs one thing at a time, so the synchronous ingest path is the single writer:
 // an event is validated, appended to the log and indexed before anything else runs.
 import { type PrivateSignKey, type PublicSignKey, SignerPool, defaultSignerPool } from '../crypto/index.js';
-import { type ChainKey, type EventId, type PrimaryKey, eventIdFromHash } from '../event/ids.js';
+import type { ChainKey, EventId, PrimaryKey } from '../event/ids.js';
 import type { KeyId, Metadata } from '../event/metadata.js';
 import { needsSignature } from '../event/metadata.js';
-import { decodeEvent, encodeEvent, type DecodedEvent } from '../event/encoding.js';
+import type { DecodedEvent } from '../event/encoding.js';
 import { ClosedError, DecodeError, ReplayError, TimeError, TrustError, ValidationError } from '../errors.js';
 import type { LogPosition, RedoLog } from '../log/index.js';
 import type { AteSession } from '../session/session.js';
@@ -15,8 +15,8 @@ import { SignatureBook, isProof } from '../trust/signatures.js';
 import { CompactionScheduler, type CompactionStats, type Compactor, compactChain } from './compaction/index.js';
 import type { ChainConfig } from './config.js';
 import { GroupSigner } from './group-signer.js';
-import { hashEvent } from './hash-event.js';
 import { LoadCache } from './load-cache.js';
+import { RECORD_ID_BYTES, type RecordedEvent, eventOfRecord, readRecord, recordNew, recordOf } from './record.js';
 import type { Indexer, IngestEvent, Linter, Origin, Transformer, ValidationContext, Validator, Verdict } from './plugins.js';
 import { ChainView } from './view.js';
 
@@ -35,6 +35,8 @@ export interface ChainParts {
   readonly signerPool?: SignerPool;
   /** Compactors besides the cut-off (see compaction/). */
   readonly compactors?: readonly Compactor[];
+  /** Things the chain repaired on its own; default: process.emitWarning. */
+  readonly onWarning?: (message: string) => void;
 }
 
 /** Called after an event is applied to the view. */
@@ -55,12 +57,6 @@ export interface IngestResult {
 /** Staged authority of a transaction's earlier rows; null marks a delete. */
 export type Overlay = Map<PrimaryKey, AuthorityState | null>;
 
-export function toIngestEvent(bytes: Uint8Array): IngestEvent & { readonly decoded: DecodedEvent } {
-  const decoded = decodeEvent(bytes);
-  const idBytes = hashEvent(bytes);
-  return { id: eventIdFromHash(idBytes), idBytes, bytes, meta: decoded.meta, decoded };
-}
-
 export class Chain {
   readonly key: ChainKey;
   readonly config: ChainConfig;
@@ -80,12 +76,13 @@ export class Chain {
   private readonly log: RedoLog;
   private readonly listeners = new Set<EventListener>();
   private readonly keyrings = new WeakMap<AteSession, KeyRing>();
-  private readonly parked = new Map<EventId, { event: IngestEvent; origin: Origin }>();
+  private readonly parked = new Map<EventId, { event: RecordedEvent; origin: Origin }>();
   /** Events written here whose signature is not yet in the log. */
   private readonly unsigned = new Map<EventId, readonly KeyId[]>();
   private readonly cache: LoadCache;
   private readonly signer: GroupSigner;
   private rootWriteAuthority: EffectiveWrite;
+  private readonly warn: (message: string) => void;
   private lazyFlush: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -99,6 +96,7 @@ export class Chain {
     this.indexers = parts.indexers;
     this.defaultSession = parts.session;
     this.treeAuthority = parts.treeAuthority;
+    this.warn = parts.onWarning ?? ((m) => process.emitWarning(m, 'AteWarning'));
     this.cache = new LoadCache(parts.config.loadCacheBytes);
     const rootIds = parts.rootKeys.map((k) => this.book.addPublicKey(k));
     this.rootWriteAuthority = rootWrite(rootIds);
@@ -168,15 +166,15 @@ export class Chain {
   /** The stored bytes of an event, decoded; served from a bounded cache. */
   async readEvent(ordinal: number): Promise<DecodedEvent> {
     const hit = this.cache.get(ordinal);
-    if (hit) return decodeEvent(hit);
-    const bytes = await this.log.read(this.view.position(ordinal));
-    this.cache.set(ordinal, bytes);
-    return decodeEvent(bytes);
+    if (hit) return eventOfRecord(hit);
+    const record = await this.log.read(this.view.position(ordinal));
+    this.cache.set(ordinal, record);
+    return eventOfRecord(record);
   }
 
-  /** The stored bytes of every event in log order (for streaming to peers). */
+  /** The bytes of every event in log order (for streaming to peers). */
   async *history(): AsyncIterable<Uint8Array> {
-    for (let i = 0; i < this.view.count; i++) yield await this.log.read(this.view.position(i));
+    for (let i = 0; i < this.view.count; i++) yield (await this.log.read(this.view.position(i))).subarray(RECORD_ID_BYTES);
   }
 
   /**
@@ -184,7 +182,7 @@ export class Chain {
    * transaction's earlier events; if any is denied nothing is applied. `signing` names the
    * private key that will sign each event that needs one.
    */
-  commitLocal(events: readonly IngestEvent[], signing: ReadonlyMap<EventId, PrivateSignKey>): void {
+  commitLocal(events: readonly RecordedEvent[], signing: ReadonlyMap<EventId, PrivateSignKey>): void {
     this.assertOpen();
     const staged: Overlay = new Map();
     const ctx = this.context('local', false, this.lookupWith(staged), (e) => {
@@ -205,7 +203,7 @@ export class Chain {
         this.signer.add(key, e.id);
         this.unsigned.set(e.id, e.meta.signWith ?? []);
       }
-      this.apply(e, this.log.append(e.bytes), 'local');
+      this.apply(e, this.log.append(e.record), 'local');
     }
     this.scheduleLazyFlush();
   }
@@ -219,9 +217,9 @@ export class Chain {
     let applied = 0;
     const errors: ValidationError[] = [];
     for (const bytes of bytesList) {
-      let event: IngestEvent;
+      let event: RecordedEvent;
       try {
-        event = toIngestEvent(bytes);
+        event = recordOf(bytes);
       } catch (err) {
         if (!(err instanceof DecodeError)) throw err;
         errors.push(new ValidationError(err.message));
@@ -258,12 +256,15 @@ export class Chain {
   /** Rebuilds the view from a new event list (compaction swaps the log, then calls this). */
   async rewrite(kept: readonly Uint8Array[], cutOff: number): Promise<void> {
     await this.sync();
-    const positions = await this.log.rewrite(kept, { chainKey: this.key, cutOff });
+    const records = kept.map(recordOf);
+    const positions = await this.log.rewrite(
+      records.map((r) => r.record),
+      { chainKey: this.key, cutOff },
+    );
     this.view.clear();
     this.cache.clear();
     for (const ix of this.indexers) ix.reset();
-    kept.forEach((bytes, i) => {
-      const event = toIngestEvent(bytes);
+    records.forEach((event, i) => {
       if (isProof(event.meta)) this.book.absorb(event.meta, false, false);
       this.index(event, positions[i]!);
     });
@@ -308,27 +309,52 @@ export class Chain {
 
   private async replay(): Promise<void> {
     const refused: ValidationError[] = [];
+    // Events still parked at the end are a crash's leftovers only if nothing was applied after them.
+    const parkedAt = new Map<EventId, number>();
+    let seq = 0;
+    let lastApplied = -1;
     for await (const batch of this.log.replay()) {
       for (const { bytes, pos } of batch.events) {
-        let event: IngestEvent;
+        seq++;
+        let event: RecordedEvent;
         try {
-          event = toIngestEvent(bytes);
+          event = readRecord(bytes, batch.sealed);
         } catch (err) {
           if (err instanceof DecodeError) throw new DecodeError(`event at segment ${pos.segment} offset ${pos.offset}: ${err.message}`);
           throw err;
         }
-        if (batch.sealed) this.replayTrusted(event, pos);
-        else this.ingestOne(event, 'replay', false, pos, refused);
+        if (batch.sealed) {
+          this.replayTrusted(event, pos);
+          lastApplied = seq;
+        } else if (this.ingestOne(event, 'replay', false, pos, refused) > 0) lastApplied = seq;
+        else parkedAt.set(event.id, seq);
       }
     }
     if (refused.length > 0) throw refused[0];
-    if (this.parked.size > 0) {
-      const first = this.parked.keys().next().value as EventId;
-      throw new TrustError(
-        `${this.parked.size} event(s) in the log of ${this.key} carry no valid signature (first ${first.slice(0, 16)}): the log was modified by someone without the write keys; restore it from a replica or backup`,
-      );
+    const leftovers = [...this.parked.keys()];
+    if (leftovers.length > 0) {
+      const first = Math.min(...leftovers.map((id) => parkedAt.get(id) ?? 0));
+      if (first <= lastApplied) {
+        throw new TrustError(
+          `${leftovers.length} event(s) in the log of ${this.key} carry no valid signature (first ${leftovers[0]!.slice(0, 16)}): the log was modified by someone without the write keys; restore it from a replica or backup`,
+        );
+      }
+      await this.dropTail(leftovers);
     }
     this.resignLeftovers();
+  }
+
+  /**
+   * The log ends with events that no seal and no signature vouch for: a write the process did
+   * not finish before it died (it was never acknowledged as durable). They are compacted away
+   * before anything new is written, since the next seal would otherwise vouch for them.
+   */
+  private async dropTail(ids: readonly EventId[]): Promise<void> {
+    for (const id of ids) this.parked.delete(id);
+    const kept: Uint8Array[] = [];
+    for await (const bytes of this.history()) kept.push(Uint8Array.from(bytes));
+    await this.rewrite(kept, this.cutOff);
+    this.warn(`dropped ${ids.length} unsigned event(s) at the end of the log of ${this.key}: a write that did not finish before the process stopped`);
   }
 
   /** A sealed log was written by this node: its events were validated when they came in. */
@@ -342,13 +368,13 @@ export class Chain {
    * Returns the number of events applied: the event itself and any it released from parking.
    * Released events that are refused land in `refused`; the event itself throws.
    */
-  private ingestOne(event: IngestEvent, origin: Origin, trustedPeer: boolean, pos: LogPosition | undefined, refused: ValidationError[]): number {
+  private ingestOne(event: RecordedEvent, origin: Origin, trustedPeer: boolean, pos: LogPosition | undefined, refused: ValidationError[]): number {
     if (this.view.ids.indexOf(event.idBytes) !== -1 && this.validators.length > 0) {
       throw new ReplayError(`event ${event.id.slice(0, 16)} was already applied (replay)`);
     }
     if (isProof(event.meta)) {
       const covered = this.book.absorb(event.meta, true, true);
-      this.apply(event, pos ?? this.log.append(event.bytes), origin);
+      this.apply(event, pos ?? this.log.append(event.record), origin);
       let released = 1;
       for (const id of covered) {
         const waiting = this.parked.get(id);
@@ -368,14 +394,15 @@ export class Chain {
     if (verdict) {
       const unsignedYet = verdict instanceof TrustError && this.book.signersOf(event.id).size === 0 && needsSignature(event.meta);
       if (unsignedYet && !trustedPeer) {
-        this.parked.set(event.id, { event, origin });
+        // Replayed bytes are views into the log's read buffers; a parked event outlives them.
+        this.parked.set(event.id, { event: origin === 'replay' ? recordOf(Uint8Array.from(event.bytes)) : event, origin });
         return 0;
       }
       this.book.settle(event.id);
       throw verdict;
     }
     this.book.settle(event.id);
-    this.apply(event, pos ?? this.log.append(event.bytes), origin);
+    this.apply(event, pos ?? this.log.append(event.record), origin);
     return 1;
   }
 
@@ -425,10 +452,9 @@ export class Chain {
 
   /** The signer finished a group: its proof event goes into the log like any other. */
   private appendProof(meta: Metadata): void {
-    const bytes = encodeEvent(meta);
-    const event = toIngestEvent(bytes);
+    const event = recordNew(meta);
     for (const id of this.book.absorb(meta, false, false)) this.unsigned.delete(id);
-    this.apply(event, this.log.append(bytes), 'local');
+    this.apply(event, this.log.append(event.record), 'local');
     this.scheduleLazyFlush();
   }
 

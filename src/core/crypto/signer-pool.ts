@@ -7,21 +7,6 @@ import type { WorkerReply, WorkerRequest } from './signer-worker.js';
 
 const WORKER_URL = new URL('./signer-worker.js', import.meta.url);
 
-/**
- * The parent's node flags minus --input-type: a worker inherits them, and with that flag (as under
- * `node --input-type=module -e ...`) node refuses to load the worker's file.
- */
-function workerExecArgv(): string[] {
-  const out: string[] = [];
-  const argv = process.execArgv;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--input-type') i++; // and its value
-    else if (!arg.startsWith('--input-type=')) out.push(arg);
-  }
-  return out;
-}
-
 interface Pending {
   resolve(value: Uint8Array | boolean): void;
   reject(err: Error): void;
@@ -104,7 +89,8 @@ export class SignerPool {
   }
 
   #start(): Slot {
-    const worker = new Worker(WORKER_URL, { execArgv: workerExecArgv() });
+    const worker = new Worker(WORKER_URL, { execArgv: [] });
+    // No inherited flags: some (--input-type, --expose-gc) make node refuse to start the worker.
     worker.unref();
     const slot: Slot = { worker, pending: new Map(), known: new Set() };
     worker.on('message', (reply: WorkerReply) => this.#settle(slot, reply));

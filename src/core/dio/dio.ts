@@ -2,13 +2,11 @@
 // deleted in memory, then committed together as one group of events.
 import { Packr } from 'msgpackr';
 import { type PrivateSignKey, type SymmetricKey, open, seal } from '../crypto/index.js';
-import { type CollectionId, type EventId, type PrimaryKey, eventIdFromHash, primaryKeyBytes, randomPrimaryKey } from '../event/ids.js';
-import { encodeEvent } from '../event/encoding.js';
+import { type CollectionId, type EventId, type PrimaryKey, primaryKeyBytes, randomPrimaryKey } from '../event/ids.js';
 import { type Authorization, INHERIT, type Metadata, type ParentRef, isInherit } from '../event/metadata.js';
 import { ClosedError, CommitError, DecryptError, LockError, MissingReadKeyError, MissingWriteKeyError, NewRootsDisabledError, NotFoundError } from '../errors.js';
 import type { Chain, Overlay } from '../chain/chain.js';
-import { hashEvent } from '../chain/hash-event.js';
-import type { IngestEvent } from '../chain/plugins.js';
+import { type RecordedEvent, recordNew } from '../chain/record.js';
 import type { AteSession } from '../session/session.js';
 import { type AuthorityLookup, readAuthorityOf, writeAuthorityFor } from '../trust/authority.js';
 import { type KeyRing, dataKeyHint } from '../trust/keyring.js';
@@ -162,13 +160,11 @@ export class Dio {
     }
     const overlay: Overlay = new Map();
     const lookup = this.chain.lookupWith(overlay);
-    const events: IngestEvent[] = [];
+    const events: RecordedEvent[] = [];
     const signing = new Map<EventId, PrivateSignKey>();
     const now = Date.now();
     const add = (meta: Metadata, data: Uint8Array | undefined): void => {
-      const bytes = encodeEvent(meta, data);
-      const idBytes = hashEvent(bytes);
-      const event: IngestEvent = { id: eventIdFromHash(idBytes), idBytes, bytes, meta };
+      const event = recordNew(meta, data);
       const signer = meta.signWith?.[0] !== undefined ? this.ring.signer(meta.signWith[0]) : undefined;
       if (signer) signing.set(event.id, signer);
       events.push(event);

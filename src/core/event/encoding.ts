@@ -1,25 +1,15 @@
 // Byte encoding of events (docs/FORMAT.md "Events"). The stored bytes are what is hashed,
 // signed and sent; they are never re-encoded to verify.
 import { hash } from 'node:crypto';
-import { Packr } from 'msgpackr';
 import type { PublicSignKey, SignAlgorithm } from '../crypto/index.js';
 import { DecodeError } from '../errors.js';
-import {
-  type CollectionId,
-  type EventId,
-  type PrimaryKey,
-  eventIdFromHash,
-  primaryKeyBytes,
-  primaryKeyFromBytes,
-} from './ids.js';
+import { type CollectionId, type EventId, type PrimaryKey, eventIdFromHash } from './ids.js';
+import { MsgReader, MsgWriter } from './msgpack.js';
 import type { Authorization, KeyId, Metadata, ParentRef, ReadOption, SignatureItem, WriteOption } from './metadata.js';
 
 export const EVENT_FORMAT_VERSION = 1;
 const FLAG_HAS_DATA = 1;
 const HEAD = 6;
-
-/** One fixed configuration: plain arrays, no record extensions, so the bytes are deterministic. */
-const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, mapsAsObjects: true, int64AsType: 'number' });
 
 const enum Tag {
   Data = 1,
@@ -42,62 +32,96 @@ const ALG_BY_TAG = new Map<number, SignAlgorithm>([
   [2, 'falcon-512'],
 ]);
 
-const keyIdBytes = (id: KeyId): Buffer => Buffer.from(id, 'hex');
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+function itemCount(meta: Metadata): number {
+  let n = (meta.publicKeys?.length ?? 0) + (meta.signatures?.length ?? 0) + (meta.extra?.length ?? 0);
+  for (const v of [meta.key, meta.tombstone, meta.auth, meta.parent, meta.signWith, meta.confidentiality, meta.timestamp, meta.type, meta.reply, meta.author]) {
+    if (v !== undefined) n++;
+  }
+  return n;
+}
 
-function encodeRead(r: ReadOption): unknown {
-  switch (r.kind) {
-    case 'inherit':
-      return 0;
-    case 'everyone':
-      return 1;
-    case 'specific':
-      return r.readers.map((w) => [keyIdBytes(w.keyId), w.wrapped]);
+function writeRead(w: MsgWriter, r: ReadOption): void {
+  if (r.kind === 'inherit') return w.uint(0);
+  if (r.kind === 'everyone') return w.uint(1);
+  w.arrayHeader(r.readers.length);
+  for (const reader of r.readers) {
+    w.arrayHeader(2);
+    w.binHex(reader.keyId);
+    w.bin(reader.wrapped);
   }
 }
 
-function encodeWrite(w: WriteOption): unknown {
-  switch (w.kind) {
-    case 'inherit':
-      return 0;
-    case 'everyone':
-      return 1;
-    case 'nobody':
-      return 2;
-    case 'specific':
-      return w.keys.map(keyIdBytes);
-  }
+function writeWrite(w: MsgWriter, o: WriteOption): void {
+  if (o.kind === 'inherit') return w.uint(0);
+  if (o.kind === 'everyone') return w.uint(1);
+  if (o.kind === 'nobody') return w.uint(2);
+  w.arrayHeader(o.keys.length);
+  for (const k of o.keys) w.binHex(k);
 }
 
-function encodeItems(meta: Metadata): unknown[] {
-  const items: unknown[] = [];
-  if (meta.key !== undefined) items.push([Tag.Data, primaryKeyBytes(meta.key)]);
-  if (meta.tombstone !== undefined) items.push([Tag.Tombstone, primaryKeyBytes(meta.tombstone)]);
-  if (meta.auth !== undefined) items.push([Tag.Auth, [encodeRead(meta.auth.read), encodeWrite(meta.auth.write)]]);
-  if (meta.parent !== undefined) items.push([Tag.Parent, [primaryKeyBytes(meta.parent.key), meta.parent.collection]]);
-  for (const pk of meta.publicKeys ?? []) items.push([Tag.PublicKey, [ALG_TAGS[pk.alg], pk.bytes]]);
+function item(w: MsgWriter, tag: Tag | number): void {
+  w.arrayHeader(2);
+  w.uint(tag);
+}
+
+const scratch = new MsgWriter(1024);
+
+function writeItems(w: MsgWriter, meta: Metadata): void {
+  w.arrayHeader(itemCount(meta));
+  if (meta.key !== undefined) (item(w, Tag.Data), w.binHex(meta.key));
+  if (meta.tombstone !== undefined) (item(w, Tag.Tombstone), w.binHex(meta.tombstone));
+  if (meta.auth !== undefined) {
+    item(w, Tag.Auth);
+    w.arrayHeader(2);
+    writeRead(w, meta.auth.read);
+    writeWrite(w, meta.auth.write);
+  }
+  if (meta.parent !== undefined) {
+    item(w, Tag.Parent);
+    w.arrayHeader(2);
+    w.binHex(meta.parent.key);
+    w.uint(meta.parent.collection);
+  }
+  for (const pk of meta.publicKeys ?? []) {
+    item(w, Tag.PublicKey);
+    w.arrayHeader(2);
+    w.uint(ALG_TAGS[pk.alg]);
+    w.bin(pk.bytes);
+  }
   for (const s of meta.signatures ?? []) {
-    items.push([Tag.Signature, [keyIdBytes(s.signer), Buffer.concat(s.events.map((e) => Buffer.from(e, 'hex'))), s.signature]]);
+    item(w, Tag.Signature);
+    w.arrayHeader(3);
+    w.binHex(s.signer);
+    w.binHex(s.events.join(''));
+    w.bin(s.signature);
   }
-  if (meta.signWith !== undefined) items.push([Tag.SignWith, meta.signWith.map(keyIdBytes)]);
-  if (meta.confidentiality !== undefined) items.push([Tag.Confidentiality, meta.confidentiality]);
-  if (meta.timestamp !== undefined) items.push([Tag.Timestamp, meta.timestamp]);
-  if (meta.type !== undefined) items.push([Tag.Type, meta.type]);
-  if (meta.reply !== undefined) items.push([Tag.Reply, primaryKeyBytes(meta.reply)]);
-  if (meta.author !== undefined) items.push([Tag.Author, meta.author]);
-  for (const e of meta.extra ?? []) items.push([e[0], e[1]]);
-  return items;
+  if (meta.signWith !== undefined) {
+    item(w, Tag.SignWith);
+    w.arrayHeader(meta.signWith.length);
+    for (const k of meta.signWith) w.binHex(k);
+  }
+  if (meta.confidentiality !== undefined) (item(w, Tag.Confidentiality), w.bin(meta.confidentiality));
+  if (meta.timestamp !== undefined) (item(w, Tag.Timestamp), w.uint(meta.timestamp));
+  if (meta.type !== undefined) (item(w, Tag.Type), w.str(meta.type));
+  if (meta.reply !== undefined) (item(w, Tag.Reply), w.binHex(meta.reply));
+  if (meta.author !== undefined) (item(w, Tag.Author), w.str(meta.author));
+  for (const [tag, value] of meta.extra ?? []) (item(w, tag), w.any(value));
 }
 
-/** Encodes an event: [version u8][flags u8][meta length u32 BE][meta msgpack][data]. */
-export function encodeEvent(meta: Metadata, data?: Uint8Array): Buffer {
-  const metaBytes = packr.pack(encodeItems(meta));
-  const out = Buffer.allocUnsafe(HEAD + metaBytes.length + (data?.length ?? 0));
-  out[0] = EVENT_FORMAT_VERSION;
-  out[1] = data !== undefined ? FLAG_HAS_DATA : 0;
-  out.writeUInt32BE(metaBytes.length, 2);
-  metaBytes.copy(out, HEAD);
-  if (data !== undefined) out.set(data, HEAD + metaBytes.length);
+/**
+ * Encodes an event: [version u8][flags u8][meta length u32 BE][meta msgpack][data].
+ * `headroom` bytes are left free before the event (the chain puts the event id there).
+ */
+export function encodeEvent(meta: Metadata, data?: Uint8Array, headroom = 0): Buffer {
+  scratch.reset();
+  writeItems(scratch, meta);
+  const metaBytes = scratch.bytes();
+  const out = Buffer.allocUnsafe(headroom + HEAD + metaBytes.length + (data?.length ?? 0));
+  out[headroom] = EVENT_FORMAT_VERSION;
+  out[headroom + 1] = data !== undefined ? FLAG_HAS_DATA : 0;
+  out.writeUInt32BE(metaBytes.length, headroom + 2);
+  metaBytes.copy(out, headroom + HEAD);
+  if (data !== undefined) out.set(data, headroom + HEAD + metaBytes.length);
   return out;
 }
 
@@ -116,114 +140,104 @@ function fail(reason: string): never {
   throw new DecodeError(`malformed event: ${reason}`);
 }
 
-function asBytes(v: unknown, what: string, length?: number): Uint8Array {
-  if (!(v instanceof Uint8Array)) fail(`${what} is not bytes`);
-  if (length !== undefined && v.length !== length) fail(`${what} has ${v.length} bytes, expected ${length}`);
-  return v;
-}
-
-function asKey(v: unknown, what: string): PrimaryKey {
-  return primaryKeyFromBytes(asBytes(v, what, 8));
-}
-
-function asKeyId(v: unknown, what: string): KeyId {
-  return hex(asBytes(v, what, 32)) as KeyId;
-}
-
-function asArray(v: unknown, what: string): unknown[] {
-  if (!Array.isArray(v)) fail(`${what} is not a list`);
-  return v;
-}
-
-function asUint(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) fail(`${what} is not an unsigned integer`);
-  return v;
-}
-
-function asString(v: unknown, what: string): string {
-  if (typeof v !== 'string') fail(`${what} is not a string`);
-  return v;
-}
-
-function decodeRead(v: unknown): ReadOption {
-  if (v === 0) return { kind: 'inherit' };
-  if (v === 1) return { kind: 'everyone' };
-  const readers = asArray(v, 'read option').map((r) => {
-    const [id, wrapped] = asArray(r, 'reader');
-    return { keyId: asKeyId(id, 'reader key id'), wrapped: asBytes(wrapped, 'wrapped key') };
-  });
+function readRead(r: MsgReader): ReadOption {
+  if (r.peek() < 0x80) {
+    const v = r.uint('read option');
+    if (v === 0) return { kind: 'inherit' };
+    if (v === 1) return { kind: 'everyone' };
+    fail(`unknown read option ${v}`);
+  }
+  const readers = [];
+  for (let i = r.arrayHeader('read option'); i > 0; i--) {
+    if (r.arrayHeader('reader') !== 2) fail('a reader is not [key id, wrapped key]');
+    readers.push({ keyId: r.binHex('reader key id', 32) as KeyId, wrapped: r.bin('wrapped key') });
+  }
   return { kind: 'specific', readers };
 }
 
-function decodeWrite(v: unknown): WriteOption {
-  if (v === 0) return { kind: 'inherit' };
-  if (v === 1) return { kind: 'everyone' };
-  if (v === 2) return { kind: 'nobody' };
-  return { kind: 'specific', keys: asArray(v, 'write option').map((k) => asKeyId(k, 'write key id')) };
+function readWrite(r: MsgReader): WriteOption {
+  if (r.peek() < 0x80) {
+    const v = r.uint('write option');
+    if (v === 0) return { kind: 'inherit' };
+    if (v === 1) return { kind: 'everyone' };
+    if (v === 2) return { kind: 'nobody' };
+    fail(`unknown write option ${v}`);
+  }
+  const keys: KeyId[] = [];
+  for (let i = r.arrayHeader('write option'); i > 0; i--) keys.push(r.binHex('write key id', 32) as KeyId);
+  return { kind: 'specific', keys };
 }
 
-function decodeSignature(v: unknown): SignatureItem {
-  const [signer, hashes, signature] = asArray(v, 'signature');
-  const all = asBytes(hashes, 'signed hashes');
+function readSignature(r: MsgReader): SignatureItem {
+  if (r.arrayHeader('signature') !== 3) fail('a signature is not [signer, events, signature]');
+  const signer = r.binHex('signer', 32) as KeyId;
+  const all = r.bin('signed hashes');
   if (all.length % 32 !== 0) fail('signed hashes are not a multiple of 32 bytes');
   const events: EventId[] = [];
-  for (let i = 0; i < all.length; i += 32) events.push(hex(all.subarray(i, i + 32)) as EventId);
-  return { signer: asKeyId(signer, 'signer'), events, signature: asBytes(signature, 'signature bytes') };
+  for (let i = 0; i < all.length; i += 32) events.push(all.toString('hex', i, i + 32) as EventId);
+  return { signer, events, signature: r.bin('signature bytes') };
 }
 
-function decodeItems(items: unknown): Metadata {
-  const m: {
-    -readonly [K in keyof Metadata]: Metadata[K];
-  } = {};
-  for (const item of asArray(items, 'metadata')) {
-    const [tag, value] = asArray(item, 'metadata item');
+function readItems(r: MsgReader): Metadata {
+  const m: { -readonly [K in keyof Metadata]: Metadata[K] } = {};
+  for (let n = r.arrayHeader('metadata'); n > 0; n--) {
+    if (r.arrayHeader('metadata item') !== 2) fail('a metadata item is not [tag, value]');
+    const tag = r.uint('metadata tag');
     switch (tag) {
       case Tag.Data:
-        m.key = asKey(value, 'data key');
+        m.key = r.binHex('data key', 8) as PrimaryKey;
         break;
       case Tag.Tombstone:
-        m.tombstone = asKey(value, 'tombstone key');
+        m.tombstone = r.binHex('tombstone key', 8) as PrimaryKey;
         break;
       case Tag.Auth: {
-        const [read, write] = asArray(value, 'authorization');
-        m.auth = { read: decodeRead(read), write: decodeWrite(write) } satisfies Authorization;
+        if (r.arrayHeader('authorization') !== 2) fail('authorization is not [read, write]');
+        const read = readRead(r);
+        m.auth = { read, write: readWrite(r) } satisfies Authorization;
         break;
       }
       case Tag.Parent: {
-        const [key, collection] = asArray(value, 'parent');
-        m.parent = { key: asKey(key, 'parent key'), collection: asUint(collection, 'collection', 0xffffffff) as CollectionId } satisfies ParentRef;
+        if (r.arrayHeader('parent') !== 2) fail('parent is not [key, collection]');
+        const key = r.binHex('parent key', 8) as PrimaryKey;
+        const collection = r.uint('collection');
+        if (collection > 0xffffffff) fail('collection is not a 32-bit number');
+        m.parent = { key, collection: collection as CollectionId } satisfies ParentRef;
         break;
       }
       case Tag.PublicKey: {
-        const [algTag, bytes] = asArray(value, 'public key');
-        const alg = ALG_BY_TAG.get(asUint(algTag, 'algorithm'));
-        if (alg === undefined) fail(`unknown signature algorithm ${String(algTag)}`);
-        m.publicKeys = [...(m.publicKeys ?? []), { alg, bytes: asBytes(bytes, 'public key bytes') } satisfies PublicSignKey];
+        if (r.arrayHeader('public key') !== 2) fail('public key is not [algorithm, bytes]');
+        const algTag = r.uint('algorithm');
+        const alg = ALG_BY_TAG.get(algTag);
+        if (alg === undefined) fail(`unknown signature algorithm ${algTag}`);
+        m.publicKeys = [...(m.publicKeys ?? []), { alg, bytes: r.bin('public key bytes') } satisfies PublicSignKey];
         break;
       }
       case Tag.Signature:
-        m.signatures = [...(m.signatures ?? []), decodeSignature(value)];
+        m.signatures = [...(m.signatures ?? []), readSignature(r)];
         break;
-      case Tag.SignWith:
-        m.signWith = asArray(value, 'sign-with').map((k) => asKeyId(k, 'sign-with key id'));
+      case Tag.SignWith: {
+        const keys: KeyId[] = [];
+        for (let i = r.arrayHeader('sign-with'); i > 0; i--) keys.push(r.binHex('sign-with key id', 32) as KeyId);
+        m.signWith = keys;
         break;
+      }
       case Tag.Confidentiality:
-        m.confidentiality = asBytes(value, 'confidentiality');
+        m.confidentiality = r.bin('confidentiality');
         break;
       case Tag.Timestamp:
-        m.timestamp = asUint(value, 'timestamp');
+        m.timestamp = r.uint('timestamp');
         break;
       case Tag.Type:
-        m.type = asString(value, 'type');
+        m.type = r.str('type');
         break;
       case Tag.Reply:
-        m.reply = asKey(value, 'reply key');
+        m.reply = r.binHex('reply key', 8) as PrimaryKey;
         break;
       case Tag.Author:
-        m.author = asString(value, 'author');
+        m.author = r.str('author');
         break;
       default:
-        m.extra = [...(m.extra ?? []), [asUint(tag, 'metadata tag'), value] as const];
+        m.extra = [...(m.extra ?? []), [tag, r.any()] as const];
     }
   }
   return m;
@@ -232,19 +246,16 @@ function decodeItems(items: unknown): Metadata {
 /** Splits stored bytes into metadata and a view of the data, validating the framing. */
 export function decodeEvent(bytes: Uint8Array): DecodedEvent {
   if (bytes.length < HEAD) fail(`${bytes.length} bytes is shorter than the event head`);
-  if (bytes[0] !== EVENT_FORMAT_VERSION) fail(`unknown event format version ${bytes[0]}`);
-  const flags = bytes[1]!;
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf[0] !== EVENT_FORMAT_VERSION) fail(`unknown event format version ${buf[0]}`);
+  const flags = buf[1]!;
   if ((flags & ~FLAG_HAS_DATA) !== 0) fail(`unknown flags ${flags}`);
-  const metaLength = ((bytes[2]! << 24) >>> 0) + (bytes[3]! << 16) + (bytes[4]! << 8) + bytes[5]!;
-  if (HEAD + metaLength > bytes.length) fail('metadata length runs past the end');
+  const metaEnd = HEAD + buf.readUInt32BE(2);
+  if (metaEnd > buf.length) fail('metadata length runs past the end');
   const hasData = (flags & FLAG_HAS_DATA) !== 0;
-  if (!hasData && HEAD + metaLength !== bytes.length) fail('trailing bytes after metadata');
-  let items: unknown;
-  try {
-    items = packr.unpack(bytes.subarray(HEAD, HEAD + metaLength));
-  } catch (err) {
-    if (err instanceof DecodeError) throw err;
-    fail('metadata is not valid msgpack');
-  }
-  return { meta: decodeItems(items), data: hasData ? bytes.subarray(HEAD + metaLength) : undefined };
+  if (!hasData && metaEnd !== buf.length) fail('trailing bytes after metadata');
+  const reader = new MsgReader(buf, HEAD, metaEnd);
+  const meta = readItems(reader);
+  if (!reader.done) fail('trailing bytes inside the metadata');
+  return { meta, data: hasData ? buf.subarray(metaEnd) : undefined };
 }

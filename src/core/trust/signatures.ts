@@ -33,7 +33,8 @@ export class SignatureBook {
 
   addPublicKey(pub: PublicSignKey): KeyId {
     const id = publicKeyId(pub);
-    if (!this.publicKeys.has(id)) this.publicKeys.set(id, pub);
+    // Copied: decoded keys are views into read buffers that the log reuses.
+    if (!this.publicKeys.has(id)) this.publicKeys.set(id, { alg: pub.alg, bytes: Uint8Array.from(pub.bytes) });
     return id;
   }
 

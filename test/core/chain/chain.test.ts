@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -251,10 +252,12 @@ test('a log modified without the write keys is refused on open with TrustError',
   const log = await openFileLog(dir, { chainKey: '/tamper' });
   const events: Uint8Array[] = [];
   for await (const batch of log.replay()) for (const e of batch.events) events.push(Buffer.from(e.bytes));
-  // The value is the data's last byte (msgpack positive fixint 100): make it 101.
+  // The value is the data's last byte (msgpack positive fixint 100): make it 101, and fix the
+  // record's stored event id (its first 32 bytes) so that the record itself looks consistent.
   const victim = Buffer.from(events[0]!);
   assert.equal(victim[victim.length - 1], 100);
   victim[victim.length - 1] = 101;
+  createHash('sha256').update(victim.subarray(32)).digest().copy(victim, 0);
   await log.rewrite([victim, ...events.slice(1)], log.header);
   await log.close();
 

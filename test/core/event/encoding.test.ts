@@ -120,3 +120,26 @@ function normalize(v: unknown): unknown {
   if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [k, normalize(x)]));
   return v;
 }
+
+test('metadata bytes are plain msgpack that msgpackr reads as [tag, value] items', async () => {
+  const { unpack } = await import('msgpackr');
+  fc.assert(
+    fc.property(metadata, (meta) => {
+      const bytes = encodeEvent(meta);
+      const items = unpack(bytes.subarray(6)) as [number, unknown][];
+      assert.ok(Array.isArray(items));
+      const tags = items.map(([tag]) => tag);
+      assert.deepEqual(tags, [...tags].sort((a, b) => a - b), 'items are written in tag order');
+      if (meta.key !== undefined) assert.equal(Buffer.from(items.find(([t]) => t === 1)![1] as Uint8Array).toString('hex'), meta.key);
+      if (meta.timestamp !== undefined) assert.equal(items.find(([t]) => t === 9)![1], meta.timestamp);
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('items with unknown tags survive decoding and re-encoding', () => {
+  const meta: Metadata = { timestamp: 5, extra: [[77, { nested: [1, 'two'] }]] };
+  const decoded = decodeEvent(encodeEvent(meta));
+  assert.deepEqual(decoded.meta.extra, [[77, { nested: [1, 'two'] }]]);
+  assert.deepEqual(encodeEvent(decoded.meta), encodeEvent(meta));
+});
