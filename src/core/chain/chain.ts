@@ -44,8 +44,18 @@ export type EventListener = (event: IngestEvent, ordinal: number, origin: Origin
 
 export interface IngestOptions {
   readonly origin: Origin;
-  /** Centralized integrity with a trusted peer: unsigned events are accepted. */
+  /** Centralized integrity, events from the server: accepted without signatures. */
   readonly trustedPeer?: boolean;
+  /**
+   * Centralized integrity, events from a client: once a key's signature has verified on this
+   * connection, later events it must sign are accepted without one.
+   */
+  readonly conversation?: Conversation;
+}
+
+/** What one connection has proven (centralized integrity). */
+export class Conversation {
+  readonly proven = new Set<KeyId>();
 }
 
 export interface IngestResult {
@@ -76,7 +86,7 @@ export class Chain {
   private readonly log: RedoLog;
   private readonly listeners = new Set<EventListener>();
   private readonly keyrings = new WeakMap<AteSession, KeyRing>();
-  private readonly parked = new Map<EventId, { event: RecordedEvent; origin: Origin }>();
+  private readonly parked = new Map<EventId, { event: RecordedEvent; opts: IngestOptions }>();
   /** Events written here whose signature is not yet in the log. */
   private readonly unsigned = new Map<EventId, readonly KeyId[]>();
   private readonly cache: LoadCache;
@@ -226,7 +236,7 @@ export class Chain {
         continue;
       }
       try {
-        applied += this.ingestOne(event, opts.origin, opts.trustedPeer ?? false, undefined, errors);
+        applied += this.ingestOne(event, opts, undefined, errors);
       } catch (err) {
         if (!(err instanceof ValidationError)) throw err;
         errors.push(err);
@@ -326,7 +336,7 @@ export class Chain {
         if (batch.sealed) {
           this.replayTrusted(event, pos);
           lastApplied = seq;
-        } else if (this.ingestOne(event, 'replay', false, pos, refused) > 0) lastApplied = seq;
+        } else if (this.ingestOne(event, REPLAY, pos, refused) > 0) lastApplied = seq;
         else parkedAt.set(event.id, seq);
       }
     }
@@ -368,12 +378,16 @@ export class Chain {
    * Returns the number of events applied: the event itself and any it released from parking.
    * Released events that are refused land in `refused`; the event itself throws.
    */
-  private ingestOne(event: RecordedEvent, origin: Origin, trustedPeer: boolean, pos: LogPosition | undefined, refused: ValidationError[]): number {
+  private ingestOne(event: RecordedEvent, opts: IngestOptions, pos: LogPosition | undefined, refused: ValidationError[]): number {
+    const { origin, conversation } = opts;
+    const centralized = this.config.integrity === 'centralized';
+    const trustedPeer = centralized && (opts.trustedPeer ?? false);
     if (this.view.ids.indexOf(event.idBytes) !== -1 && this.validators.length > 0) {
       throw new ReplayError(`event ${event.id.slice(0, 16)} was already applied (replay)`);
     }
     if (isProof(event.meta)) {
       const covered = this.book.absorb(event.meta, true, true);
+      if (centralized && conversation) for (const sig of event.meta.signatures ?? []) conversation.proven.add(sig.signer);
       this.apply(event, pos ?? this.log.append(event.record), origin);
       let released = 1;
       for (const id of covered) {
@@ -381,7 +395,7 @@ export class Chain {
         if (!waiting) continue;
         this.parked.delete(id);
         try {
-          released += this.ingestOne(waiting.event, waiting.origin, trustedPeer, undefined, refused);
+          released += this.ingestOne(waiting.event, waiting.opts, undefined, refused);
         } catch (err) {
           if (!(err instanceof ValidationError)) throw err;
           refused.push(err);
@@ -389,13 +403,17 @@ export class Chain {
       }
       return released;
     }
-    const ctx = this.context(origin, trustedPeer, this.lookup, (e) => this.book.signersOf(e.id));
+    const ctx = this.context(origin, trustedPeer, this.lookup, (e) => {
+      const verified = this.book.signersOf(e.id);
+      if (!centralized || !conversation || verified.size > 0) return verified;
+      return new Set((e.meta.signWith ?? []).filter((k) => conversation.proven.has(k)));
+    });
     const verdict = this.validate(event, ctx);
     if (verdict) {
       const unsignedYet = verdict instanceof TrustError && this.book.signersOf(event.id).size === 0 && needsSignature(event.meta);
       if (unsignedYet && !trustedPeer) {
         // Replayed bytes are views into the log's read buffers; a parked event outlives them.
-        this.parked.set(event.id, { event: origin === 'replay' ? recordOf(Uint8Array.from(event.bytes)) : event, origin });
+        this.parked.set(event.id, { event: origin === 'replay' ? recordOf(Uint8Array.from(event.bytes)) : event, opts });
         return 0;
       }
       this.book.settle(event.id);
@@ -473,6 +491,7 @@ export class Chain {
 }
 
 const EMPTY: ReadonlySet<KeyId> = new Set();
+const REPLAY: IngestOptions = { origin: 'replay' };
 
 function stage(overlay: Overlay, meta: Metadata): void {
   if (meta.key !== undefined) overlay.set(meta.key, { auth: meta.auth, parent: meta.parent });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import {
   ChainBuilder,
+  Conversation,
   Dio,
   MissingReadKeyError,
   MissingWriteKeyError,
@@ -289,4 +290,30 @@ test('group signing covers many commits with one signature per key', async () =>
   assert.ok(signatures.every((s) => s.signer === signKeyId(owner)));
   assert.equal(signatures.reduce((n, s) => n + s.events.length, 0), 40);
   await builder.close();
+});
+
+test('centralized integrity trusts the server, and keys a connection has proven', async () => {
+  const source = await new ChainBuilder().addRootPublicKey(publicSignKey(owner)).open('central');
+  const first = new Dio(source, ownerSession);
+  first.store({ n: 1 });
+  await first.commit();
+  await source.sync();
+  const second = new Dio(source, ownerSession);
+  second.store({ n: 2 });
+  await second.commit();
+  await source.sync();
+  const [e1, proof1, e2] = await history(source);
+
+  const open = (integrity: 'centralized' | 'distributed') => new ChainBuilder({ integrity }).addRootPublicKey(publicSignKey(owner)).open('central');
+  const central = await open('centralized');
+  const conversation = new Conversation();
+  assert.equal(central.ingest([e1!, proof1!], { origin: 'remote', conversation }).applied, 2);
+  assert.deepEqual(central.ingest([e2!], { origin: 'remote', conversation }), { applied: 1, parked: 0, errors: [] }, 'proven key, no signature needed');
+  const otherConnection = await open('centralized');
+  assert.equal(otherConnection.ingest([e2!], { origin: 'remote', conversation: new Conversation() }).parked, 1);
+  const fromServer = await open('centralized');
+  assert.equal(fromServer.ingest([e2!], { origin: 'remote', trustedPeer: true }).applied, 1);
+  const distributed = await open('distributed');
+  assert.equal(distributed.ingest([e2!], { origin: 'remote', trustedPeer: true }).parked, 1, 'distributed integrity trusts no peer');
+  for (const c of [source, central, otherConnection, fromServer, distributed]) await c.close();
 });
