@@ -114,6 +114,11 @@ export class ClosedError extends AteError {
   override readonly code = 'CLOSED';
 }
 
+/** A write to something open read-only (for example a chain opened in the past). */
+export class ReadOnlyError extends AteError {
+  override readonly code = 'READ_ONLY';
+}
+
 /** Configuration or argument that cannot work. */
 export class ConfigError extends AteError {
   override readonly code = 'CONFIG';

@@ -10,7 +10,7 @@ import { type AteSession, anonymousSession } from '../session/session.js';
 import { antiReplay, rubberStamp, timestampEnforcer, treeAuthority } from '../trust/validators.js';
 import { Dio, type Scope } from '../dio/dio.js';
 import type { ChainRepository } from '../dio/collections.js';
-import { Chain } from './chain.js';
+import { Chain, type TimeTravel } from './chain.js';
 import { type Compactor, defaultCompactors } from './compaction/index.js';
 import { type ChainConfig, type ConfiguredFor, DEFAULT_CONFIG, type IntegrityMode, profileTolerance } from './config.js';
 import type { Indexer, Linter, Plugin, Transformer, Validator } from './plugins.js';
@@ -28,6 +28,7 @@ export class ChainBuilder implements ChainRepository {
   private session: AteSession = anonymousSession();
   private signerPool: SignerPool | undefined;
   private warn: ((message: string) => void) | undefined;
+  private progress: ((events: number) => void) | undefined;
   private readonly opened = new Map<ChainKey, Promise<Chain>>();
 
   constructor(config: Partial<ChainConfig> = {}) {
@@ -122,6 +123,20 @@ export class ChainBuilder implements ChainRepository {
     return this;
   }
 
+  /** Called while a chain opens, with the number of events replayed so far. */
+  onProgress(fn: (events: number) => void): this {
+    this.progress = fn;
+    return this;
+  }
+
+  /**
+   * Opens a chain as it was at a moment or right after an event, read-only (time travel).
+   * Not cached: each call replays the log's prefix again.
+   */
+  openAt(key: ChainKey | string, until: TimeTravel): Promise<Chain> {
+    return this.openNew(typeof key === 'string' ? chainKey(key) : key, until);
+  }
+
   /** Where a chain reports what it repaired on its own (default: process.emitWarning). */
   onWarning(fn: (message: string) => void): this {
     this.warn = fn;
@@ -160,7 +175,7 @@ export class ChainBuilder implements ChainRepository {
     await Promise.all(chains.map(async (c) => (await c.catch(() => undefined))?.close()));
   }
 
-  private async openNew(key: ChainKey): Promise<Chain> {
+  private async openNew(key: ChainKey, until?: TimeTravel): Promise<Chain> {
     const profile = this.config.configuredFor;
     const tree = this.defaults && profile !== 'raw' && profile !== 'barebone';
     const validators: Validator[] = [];
@@ -183,6 +198,8 @@ export class ChainBuilder implements ChainRepository {
       session: this.session,
       ...(this.signerPool ? { signerPool: this.signerPool } : {}),
       ...(this.warn ? { onWarning: this.warn } : {}),
+      ...(this.progress ? { onProgress: this.progress } : {}),
+      ...(until ? { until } : {}),
     });
     return chain;
   }

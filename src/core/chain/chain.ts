@@ -6,7 +6,7 @@ import type { ChainKey, EventId, PrimaryKey } from '../event/ids.js';
 import type { KeyId, Metadata } from '../event/metadata.js';
 import { needsSignature } from '../event/metadata.js';
 import type { DecodedEvent } from '../event/encoding.js';
-import { ClosedError, DecodeError, ReplayError, TimeError, TrustError, ValidationError } from '../errors.js';
+import { ClosedError, ConfigError, DecodeError, ReadOnlyError, ReplayError, TimeError, TrustError, ValidationError } from '../errors.js';
 import type { LogPosition, RedoLog } from '../log/index.js';
 import type { AteSession } from '../session/session.js';
 import { type AuthorityLookup, type AuthorityState, type EffectiveWrite, rootWrite } from '../trust/authority.js';
@@ -37,7 +37,14 @@ export interface ChainParts {
   readonly compactors?: readonly Compactor[];
   /** Things the chain repaired on its own; default: process.emitWarning. */
   readonly onWarning?: (message: string) => void;
+  /** Called after each replayed batch with the number of events replayed so far. */
+  readonly onProgress?: (events: number) => void;
+  /** Time travel: replay the log only up to this moment or event, and refuse writes. */
+  readonly until?: TimeTravel;
 }
+
+/** A point in a chain's history: the last event at or before `time` (ms), or exactly `eventId`. */
+export type TimeTravel = { readonly time: number } | { readonly eventId: EventId };
 
 /** Called after an event is applied to the view. */
 export type EventListener = (event: IngestEvent, ordinal: number, origin: Origin) => void;
@@ -93,6 +100,9 @@ export class Chain {
   private readonly signer: GroupSigner;
   private rootWriteAuthority: EffectiveWrite;
   private readonly warn: (message: string) => void;
+  private readonly progress: ((events: number) => void) | undefined;
+  /** Set for time travel: the view is a past state and accepts no writes. */
+  readonly until: TimeTravel | undefined;
   private lazyFlush: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -107,6 +117,8 @@ export class Chain {
     this.defaultSession = parts.session;
     this.treeAuthority = parts.treeAuthority;
     this.warn = parts.onWarning ?? ((m) => process.emitWarning(m, 'AteWarning'));
+    this.progress = parts.onProgress;
+    this.until = parts.until;
     this.cache = new LoadCache(parts.config.loadCacheBytes);
     const rootIds = parts.rootKeys.map((k) => this.book.addPublicKey(k));
     this.rootWriteAuthority = rootWrite(rootIds);
@@ -124,7 +136,7 @@ export class Chain {
   static async open(parts: ChainParts): Promise<Chain> {
     const chain = new Chain(parts);
     await chain.replay();
-    await chain.compaction.start();
+    if (!chain.until) await chain.compaction.start();
     return chain;
   }
 
@@ -193,7 +205,7 @@ export class Chain {
    * private key that will sign each event that needs one.
    */
   commitLocal(events: readonly RecordedEvent[], signing: ReadonlyMap<EventId, PrivateSignKey>): void {
-    this.assertOpen();
+    this.assertWritable();
     const staged: Overlay = new Map();
     const ctx = this.context('local', false, this.lookupWith(staged), (e) => {
       const key = signing.get(e.id);
@@ -223,7 +235,7 @@ export class Chain {
    * not arrived yet wait (parked) until it does; the others are validated one by one.
    */
   ingest(bytesList: readonly Uint8Array[], opts: IngestOptions): IngestResult {
-    this.assertOpen();
+    this.assertWritable();
     let applied = 0;
     const errors: ValidationError[] = [];
     for (const bytes of bytesList) {
@@ -286,7 +298,7 @@ export class Chain {
 
   /** Drops history no compactor needs (see compaction/); runs after any compaction already under way. */
   compact(): Promise<CompactionStats> {
-    this.assertOpen();
+    this.assertWritable();
     return this.compaction.run();
   }
 
@@ -318,6 +330,7 @@ export class Chain {
   }
 
   private async replay(): Promise<void> {
+    if (this.until) return this.replayUntil(this.until);
     const refused: ValidationError[] = [];
     // Events still parked at the end are a crash's leftovers only if nothing was applied after them.
     const parkedAt = new Map<EventId, number>();
@@ -339,6 +352,7 @@ export class Chain {
         } else if (this.ingestOne(event, REPLAY, pos, refused) > 0) lastApplied = seq;
         else parkedAt.set(event.id, seq);
       }
+      this.progress?.(seq);
     }
     if (refused.length > 0) throw refused[0];
     const leftovers = [...this.parked.keys()];
@@ -365,6 +379,30 @@ export class Chain {
     for await (const bytes of this.history()) kept.push(Uint8Array.from(bytes));
     await this.rewrite(kept, this.cutOff);
     this.warn(`dropped ${ids.length} unsigned event(s) at the end of the log of ${this.key}: a write that did not finish before the process stopped`);
+  }
+
+  /**
+   * Replays a prefix of the log: every event up to the first one stamped after `until.time`,
+   * or up to and including `until.eventId`. The chain stays read-only.
+   */
+  private async replayUntil(until: TimeTravel): Promise<void> {
+    const refused: ValidationError[] = [];
+    let found = false;
+    outer: for await (const batch of this.log.replay()) {
+      for (const { bytes, pos } of batch.events) {
+        const event = readRecord(bytes, batch.sealed);
+        if ('time' in until && event.meta.timestamp !== undefined && event.meta.timestamp > until.time) break outer;
+        if (batch.sealed) this.replayTrusted(event, pos);
+        else this.ingestOne(event, REPLAY, pos, refused);
+        if ('eventId' in until && event.id === until.eventId) {
+          found = true;
+          break outer;
+        }
+      }
+      this.progress?.(this.view.count);
+    }
+    if (refused.length > 0) throw refused[0];
+    if ('eventId' in until && !found) throw new ConfigError(`event ${until.eventId} is not in the history of ${this.key}; list the history to pick one`);
   }
 
   /** A sealed log was written by this node: its events were validated when they came in. */
@@ -483,6 +521,11 @@ export class Chain {
       if (!this.closed) this.log.flush({ durable: false }).catch(() => undefined);
     }, this.config.lazyFlushMs);
     this.lazyFlush.unref();
+  }
+
+  private assertWritable(): void {
+    this.assertOpen();
+    if (this.until) throw new ReadOnlyError(`chain ${this.key} is open as it was in the past (time travel): it accepts no writes`);
   }
 
   private assertOpen(): void {

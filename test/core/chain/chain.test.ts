@@ -12,6 +12,7 @@ import {
   MissingWriteKeyError,
   NewRootsDisabledError,
   NotFoundError,
+  ReadOnlyError,
   ReplayError,
   TimeError,
   TrustError,
@@ -19,6 +20,7 @@ import {
   daoVec,
   decodeEvent,
   encodeEvent,
+  eventIdOf,
   generateReadKeyPair,
   generateSignKey,
   generateSymmetricKey,
@@ -316,4 +318,41 @@ test('centralized integrity trusts the server, and keys a connection has proven'
   const distributed = await open('distributed');
   assert.equal(distributed.ingest([e2!], { origin: 'remote', trustedPeer: true }).parked, 1, 'distributed integrity trusts no peer');
   for (const c of [source, central, otherConnection, fromServer, distributed]) await c.close();
+});
+
+test('time travel opens a chain as it was at a moment or after an event, read-only', async () => {
+  const logPath = await tempDir();
+  const builder = new ChainBuilder({ logPath });
+  const chain = await builder.open('history');
+  const d1 = new Dio(chain, anonymousSession());
+  const doc = d1.store({ v: 1 });
+  await d1.commit();
+  const afterFirst = (await history(chain)).length;
+  await new Promise((r) => setTimeout(r, 5));
+  const t1 = Date.now();
+  await new Promise((r) => setTimeout(r, 5));
+  const d2 = new Dio(chain, anonymousSession());
+  const loaded = await d2.load<{ v: number }>(doc.key);
+  loaded.value = { v: 2 };
+  loaded.commit();
+  await d2.commit();
+  await chain.flush();
+  const firstId = decodeEvent((await history(chain))[afterFirst - 1]!).meta.key;
+  assert.equal(firstId, doc.key);
+
+  const past = await builder.openAt('history', { time: t1 });
+  assert.equal((await new Dio(past, anonymousSession()).load<{ v: number }>(doc.key)).value.v, 1);
+  const d3 = new Dio(past, anonymousSession());
+  d3.store({ v: 3 });
+  await assert.rejects(d3.commit(), ReadOnlyError);
+  await past.close();
+
+  const ids: string[] = [];
+  for await (const bytes of chain.history()) ids.push(eventIdOf(bytes));
+  const atEvent = await builder.openAt('history', { eventId: ids[afterFirst - 1] as never });
+  assert.equal((await new Dio(atEvent, anonymousSession()).load<{ v: number }>(doc.key)).value.v, 1);
+  await atEvent.close();
+  await assert.rejects(builder.openAt('history', { eventId: '00'.repeat(32) as never }), /not in the history/);
+  assert.equal((await new Dio(chain, anonymousSession()).load<{ v: number }>(doc.key)).value.v, 2);
+  await builder.close();
 });
