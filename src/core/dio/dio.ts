@@ -26,6 +26,8 @@ export interface StoreOptions {
 
 const values = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, mapsAsObjects: true });
 
+type MutableMetadata = { -readonly [K in keyof Metadata]: Metadata[K] };
+
 export function serialize(value: unknown): Uint8Array {
   return values.pack(value);
 }
@@ -173,22 +175,23 @@ export class Dio {
       if (this.chain.config.disableNewRoots && dao.parent === undefined && !this.chain.view.objects.has(dao.key)) {
         throw new NewRootsDisabledError();
       }
-      let meta: Metadata = {
-        key: dao.key,
-        timestamp: now,
-        ...(isInherit(dao.auth) ? {} : { auth: dao.auth }),
-        ...(dao.parent ? { parent: dao.parent } : {}),
-        ...(dao.type !== undefined ? { type: dao.type } : {}),
-        ...(dao.reply !== undefined ? { reply: dao.reply } : {}),
-      };
-      meta = this.lint(meta, lookup);
+      const meta: MutableMetadata = { key: dao.key, timestamp: now };
+      if (!isInherit(dao.auth)) meta.auth = dao.auth;
+      if (dao.parent) meta.parent = dao.parent;
+      if (dao.type !== undefined) meta.type = dao.type;
+      if (dao.reply !== undefined) meta.reply = dao.reply;
+      this.lint(meta, lookup);
       overlay.set(dao.key, { auth: meta.auth, parent: meta.parent });
       const { data, hint } = this.seal(dao, lookup);
-      add(hint ? { ...meta, confidentiality: hint } : meta, data);
+      if (hint) meta.confidentiality = hint;
+      add(meta, data);
     }
     for (const key of this.deleted) {
+      const meta: MutableMetadata = { tombstone: key, timestamp: now };
       const parent = this.chain.view.objects.get(key)?.parent;
-      add(this.lint({ tombstone: key, timestamp: now, ...(parent ? { parent } : {}) }, lookup), undefined);
+      if (parent) meta.parent = parent;
+      this.lint(meta, lookup);
+      add(meta, undefined);
       overlay.set(key, null);
     }
     if (events.length > 0) this.chain.commitLocal(events, signing);
@@ -218,19 +221,17 @@ export class Dio {
   };
 
   /** Adds what the chain's linters and the tree authority require: the signer, the author. */
-  private lint(meta: Metadata, lookup: AuthorityLookup): Metadata {
-    let out = meta;
-    for (const l of this.chain.linters) out = { ...out, ...l.lint(out, { session: this.session, authority: lookup, rootWrite: this.chain.rootWrite }) };
-    if (!this.chain.treeAuthority) return out;
-    const write = writeAuthorityFor(out, lookup, this.chain.rootWrite);
-    const what = `object ${out.key ?? out.tombstone}`;
-    if (write.kind === 'everyone') return out;
-    if (write.kind === 'nobody') throw new CommitError(`${what} is read-only: nobody may write it`);
+  private lint(meta: MutableMetadata, lookup: AuthorityLookup): void {
+    for (const l of this.chain.linters) Object.assign(meta, l.lint(meta, { session: this.session, authority: lookup, rootWrite: this.chain.rootWrite }));
+    if (!this.chain.treeAuthority) return;
+    const write = writeAuthorityFor(meta, lookup, this.chain.rootWrite);
+    if (write.kind === 'everyone') return;
+    if (write.kind === 'nobody') throw new CommitError(`object ${meta.key ?? meta.tombstone} is read-only: nobody may write it`);
     const signer = write.keys.find((k) => this.ring.signer(k) !== undefined);
     if (signer === undefined) {
-      throw new MissingWriteKeyError(`this session holds no write key for ${what}; log in as a user or group that may write it`);
+      throw new MissingWriteKeyError(`this session holds no write key for object ${meta.key ?? meta.tombstone}; log in as a user or group that may write it`);
     }
-    return { ...out, signWith: [signer] };
+    meta.signWith = this.ring.signWith(signer);
   }
 
   /** Serializes, transforms and encrypts an object's value for its read domain. */

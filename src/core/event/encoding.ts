@@ -34,9 +34,16 @@ const ALG_BY_TAG = new Map<number, SignAlgorithm>([
 
 function itemCount(meta: Metadata): number {
   let n = (meta.publicKeys?.length ?? 0) + (meta.signatures?.length ?? 0) + (meta.extra?.length ?? 0);
-  for (const v of [meta.key, meta.tombstone, meta.auth, meta.parent, meta.signWith, meta.confidentiality, meta.timestamp, meta.type, meta.reply, meta.author]) {
-    if (v !== undefined) n++;
-  }
+  if (meta.key !== undefined) n++;
+  if (meta.tombstone !== undefined) n++;
+  if (meta.auth !== undefined) n++;
+  if (meta.parent !== undefined) n++;
+  if (meta.signWith !== undefined) n++;
+  if (meta.confidentiality !== undefined) n++;
+  if (meta.timestamp !== undefined) n++;
+  if (meta.type !== undefined) n++;
+  if (meta.reply !== undefined) n++;
+  if (meta.author !== undefined) n++;
   return n;
 }
 

@@ -76,8 +76,17 @@ export class KeyRing {
     for (const k of writeKeys(session)) this.signers.set(signKeyId(k), k);
   }
 
+  private readonly signWiths = new Map<KeyId, readonly KeyId[]>();
+
   signer(id: KeyId): PrivateSignKey | undefined {
     return this.signers.get(id);
+  }
+
+  /** The sign-with list naming one key (shared: events are immutable once built). */
+  signWith(id: KeyId): readonly KeyId[] {
+    let list = this.signWiths.get(id);
+    if (!list) this.signWiths.set(id, (list = [id]));
+    return list;
   }
 
   get signerIds(): IterableIterator<KeyId> {
