@@ -1,6 +1,7 @@
-// The built-in validators: tree authority, anti-replay, timestamps, and the rubber stamp.
+// The built-in validators (tree authority, anti-replay, timestamps, the rubber stamp) and linters.
 import { needsSignature } from '../event/metadata.js';
-import { ABSTAIN, ALLOW, type IngestEvent, type ValidationContext, type Validator, deny } from '../chain/plugins.js';
+import { ABSTAIN, ALLOW, type IngestEvent, type Linter, type ValidationContext, type Validator, deny } from '../chain/plugins.js';
+import { identity } from '../session/session.js';
 import { TrustError } from '../errors.js';
 import { allows, writeAuthorityFor } from './authority.js';
 
@@ -53,3 +54,12 @@ export function timestampEnforcer(toleranceMs: number): Validator {
     },
   };
 }
+
+/** Stamps events with the identity of the session that writes them (the reference's author linter). */
+export const authorLinter: Linter = {
+  name: 'author',
+  lint: (_meta, ctx) => {
+    const who = identity(ctx.session);
+    return who === undefined ? {} : { author: who };
+  },
+};
