@@ -26,6 +26,7 @@ export {
   signKeyHash,
 } from './sign.js';
 export { type SignerPoolOptions, SignerPool, defaultSignerPool } from './signer-pool.js';
+export { type SealItem, SealPool, SEAL_POOL_THRESHOLD, defaultSealPool } from './seal-pool.js';
 export {
   type PublicReadKey,
   type PrivateReadKey,

@@ -1,7 +1,7 @@
 // A Dio is a transaction on one chain for one session: objects are made, loaded, changed and
 // deleted in memory, then committed together as one group of events.
 import { Packr } from 'msgpackr';
-import { type PrivateSignKey, type SymmetricKey, open, seal } from '../crypto/index.js';
+import { type PrivateSignKey, type SymmetricKey, defaultSealPool, open } from '../crypto/index.js';
 import { type CollectionId, type EventId, type PrimaryKey, primaryKeyBytes, randomPrimaryKey } from '../event/ids.js';
 import { type Authorization, INHERIT, type Metadata, type ParentRef, isInherit } from '../event/metadata.js';
 import { ClosedError, CommitError, DecryptError, LockError, MissingReadKeyError, MissingWriteKeyError, NewRootsDisabledError, NotFoundError } from '../errors.js';
@@ -27,6 +27,16 @@ export interface StoreOptions {
 const values = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, mapsAsObjects: true });
 
 type MutableMetadata = { -readonly [K in keyof Metadata]: Metadata[K] };
+
+/** A row's data on its way into an event: reused as stored, or plaintext waiting to be sealed. */
+interface PreparedData {
+  readonly key: PrimaryKey;
+  readonly dataKey: SymmetricKey | undefined;
+  readonly stored?: Uint8Array;
+  readonly plain?: Uint8Array;
+}
+
+const EMPTY = new Uint8Array(0);
 
 export function serialize(value: unknown): Uint8Array {
   return values.pack(value);
@@ -171,6 +181,8 @@ export class Dio {
       if (signer) signing.set(event.id, signer);
       events.push(event);
     };
+    // Metadata first; the data of every row is then encrypted per data key in one batch.
+    const rows: { meta: MutableMetadata; data: PreparedData }[] = [];
     for (const dao of this.rows.values()) {
       if (this.chain.config.disableNewRoots && dao.parent === undefined && !this.chain.view.objects.has(dao.key)) {
         throw new NewRootsDisabledError();
@@ -182,10 +194,12 @@ export class Dio {
       if (dao.reply !== undefined) meta.reply = dao.reply;
       this.lint(meta, lookup);
       overlay.set(dao.key, { auth: meta.auth, parent: meta.parent });
-      const { data, hint } = this.seal(dao, lookup);
-      if (hint) meta.confidentiality = hint;
-      add(meta, data);
+      const data = this.prepare(dao, lookup);
+      if (data.dataKey) meta.confidentiality = dataKeyHint(data.dataKey);
+      rows.push({ meta, data });
     }
+    const sealed = await this.sealAll(rows.map((r) => r.data));
+    rows.forEach((r, i) => add(r.meta, sealed[i]!));
     for (const key of this.deleted) {
       const meta: MutableMetadata = { tombstone: key, timestamp: now };
       const parent = this.chain.view.objects.get(key)?.parent;
@@ -234,20 +248,39 @@ export class Dio {
     meta.signWith = this.ring.signWith(signer);
   }
 
-  /** Serializes, transforms and encrypts an object's value for its read domain. */
-  private seal(dao: Dao<unknown>, lookup: AuthorityLookup): { data: Uint8Array; hint?: Uint8Array } {
+  /** Serializes and transforms an object's value, and finds the data key of its read domain. */
+  private prepare(dao: Dao<unknown>, lookup: AuthorityLookup): PreparedData {
     const read = readAuthorityOf(dao.key, { auth: dao.auth, parent: dao.parent }, lookup);
     let dataKey: SymmetricKey | undefined;
     if (read.kind === 'domain') {
       dataKey = read.owner === dao.key && dao.dataKey ? dao.dataKey : this.ring.dataKey(read.readers, `object ${read.owner}`);
     }
-    if (!dao.dirtyData && dao.storedData) {
-      return { data: dao.storedData, ...(dataKey ? { hint: dataKeyHint(dataKey) } : {}) };
-    }
+    if (!dao.dirtyData && dao.storedData) return { key: dao.key, dataKey, stored: dao.storedData };
     let plain = serialize(dao.value);
     for (const t of this.chain.transformers) plain = t.encode(plain, dao.key);
-    if (!dataKey) return { data: plain };
-    return { data: seal(dataKey, plain, primaryKeyBytes(dao.key)), hint: dataKeyHint(dataKey) };
+    return { key: dao.key, dataKey, plain };
+  }
+
+  /** Encrypts every prepared value, grouped by data key (large groups in the seal pool). */
+  private async sealAll(prepared: readonly PreparedData[]): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = prepared.map((p) => p.stored ?? (p.dataKey ? EMPTY : p.plain!));
+    const groups = new Map<SymmetricKey, number[]>();
+    prepared.forEach((p, i) => {
+      if (p.stored || !p.dataKey) return;
+      let g = groups.get(p.dataKey);
+      if (!g) groups.set(p.dataKey, (g = []));
+      g.push(i);
+    });
+    await Promise.all(
+      [...groups].map(async ([key, indexes]) => {
+        const sealed = await defaultSealPool().sealMany(
+          key,
+          indexes.map((i) => ({ plain: prepared[i]!.plain!, aad: primaryKeyBytes(prepared[i]!.key) })),
+        );
+        indexes.forEach((i, j) => (out[i] = sealed[j]!));
+      }),
+    );
+    return out;
   }
 
   /** Decrypts, untransforms and deserializes an object's stored data. */
