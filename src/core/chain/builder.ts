@@ -11,6 +11,7 @@ import { antiReplay, rubberStamp, timestampEnforcer, treeAuthority } from '../tr
 import { Dio, type Scope } from '../dio/dio.js';
 import type { ChainRepository } from '../dio/collections.js';
 import { Chain, type TimeTravel } from './chain.js';
+import { lockLog } from './log-lock.js';
 import { type Compactor, defaultCompactors } from './compaction/index.js';
 import { type ChainConfig, type ConfiguredFor, DEFAULT_CONFIG, type IntegrityMode, profileTolerance } from './config.js';
 import type { Indexer, Linter, Plugin, Transformer, Validator } from './plugins.js';
@@ -133,8 +134,11 @@ export class ChainBuilder implements ChainRepository {
    * Opens a chain as it was at a moment or right after an event, read-only (time travel).
    * Not cached: each call replays the log's prefix again.
    */
-  openAt(key: ChainKey | string, until: TimeTravel): Promise<Chain> {
-    return this.openNew(typeof key === 'string' ? chainKey(key) : key, until);
+  async openAt(key: ChainKey | string, until: TimeTravel): Promise<Chain> {
+    const k = typeof key === 'string' ? chainKey(key) : key;
+    const open = this.opened.get(k);
+    if (open) return (await open).at(until);
+    return this.openNew(k, until);
   }
 
   /** Where a chain reports what it repaired on its own (default: process.emitWarning). */
@@ -187,7 +191,7 @@ export class ChainBuilder implements ChainRepository {
     const chain = await Chain.open({
       key,
       config: this.config,
-      log: await this.openLog(key),
+      ...(await this.openLog(key)),
       validators: [...validators, ...this.validators],
       linters: [...this.linters],
       transformers: [...transformers, ...this.transformers],
@@ -204,12 +208,18 @@ export class ChainBuilder implements ChainRepository {
     return chain;
   }
 
-  private async openLog(key: ChainKey): Promise<RedoLog> {
+  private async openLog(key: ChainKey): Promise<{ log: RedoLog; release?: () => Promise<void> }> {
     const { logPath, temporal, truncate } = this.config;
-    if (logPath === undefined || temporal) return openMemoryLog({ chainKey: key });
+    if (logPath === undefined || temporal) return { log: openMemoryLog({ chainKey: key }) };
     const dir = `${join(logPath, ...key.slice(1).split('/'))}.log`;
     await mkdir(dirname(dir), { recursive: true });
-    return openFileLog(dir, { chainKey: key, truncate, sealKey: await sealKey(`${dir}.seal`) });
+    const release = await lockLog(`${dir}.lock`, `the log of chain ${key} (${dir})`);
+    try {
+      return { log: await openFileLog(dir, { chainKey: key, truncate, sealKey: await sealKey(`${dir}.seal`) }), release };
+    } catch (err) {
+      await release();
+      throw err;
+    }
   }
 }
 

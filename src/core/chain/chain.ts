@@ -37,6 +37,10 @@ export interface ChainParts {
   readonly compactors?: readonly Compactor[];
   /** Things the chain repaired on its own; default: process.emitWarning. */
   readonly onWarning?: (message: string) => void;
+  /** Runs after the log is closed (the builder releases the log's lock). */
+  readonly release?: () => Promise<void>;
+  /** The log belongs to another open chain (a time-travel view of it): never close it. */
+  readonly sharedLog?: boolean;
   /** Called after each replayed batch with the number of events replayed so far. */
   readonly onProgress?: (events: number) => void;
   /** Time travel: replay the log only up to this moment or event, and refuse writes. */
@@ -101,12 +105,13 @@ export class Chain {
   private rootWriteAuthority: EffectiveWrite;
   private readonly warn: (message: string) => void;
   private readonly progress: ((events: number) => void) | undefined;
+  private readonly release: (() => Promise<void>) | undefined;
   /** Set for time travel: the view is a past state and accepts no writes. */
   readonly until: TimeTravel | undefined;
   private lazyFlush: NodeJS.Timeout | undefined;
   private closed = false;
 
-  private constructor(parts: ChainParts) {
+  private constructor(private readonly parts: ChainParts) {
     this.key = parts.key;
     this.config = parts.config;
     this.log = parts.log;
@@ -118,6 +123,7 @@ export class Chain {
     this.treeAuthority = parts.treeAuthority;
     this.warn = parts.onWarning ?? ((m) => process.emitWarning(m, 'AteWarning'));
     this.progress = parts.onProgress;
+    this.release = parts.release;
     this.until = parts.until;
     this.cache = new LoadCache(parts.config.loadCacheBytes);
     const rootIds = parts.rootKeys.map((k) => this.book.addPublicKey(k));
@@ -135,7 +141,14 @@ export class Chain {
   /** Opens a chain over its log: replays every event into the view. */
   static async open(parts: ChainParts): Promise<Chain> {
     const chain = new Chain(parts);
-    await chain.replay();
+    try {
+      await chain.replay();
+    } catch (err) {
+      chain.closed = true;
+      if (!parts.sharedLog) await chain.log.close().catch(() => undefined);
+      await chain.release?.();
+      throw err;
+    }
     if (!chain.until) await chain.compaction.start();
     return chain;
   }
@@ -308,16 +321,32 @@ export class Chain {
     clearTimeout(this.lazyFlush);
     await this.signer.idle();
     this.closed = true;
-    await this.log.close();
+    if (this.parts.sharedLog) return;
+    try {
+      await this.log.close();
+    } finally {
+      await this.release?.();
+    }
+  }
+
+  /** This chain as it was at a moment or right after an event: a read-only view over the same log. */
+  at(until: TimeTravel): Promise<Chain> {
+    this.assertOpen();
+    return Chain.open({ ...this.parts, until, sharedLog: true, release: async () => undefined });
   }
 
   /** Closes the chain and deletes its log. */
   async destroy(): Promise<void> {
+    if (this.parts.sharedLog) throw new ReadOnlyError(`this is a view of chain ${this.key} in the past; destroy the chain itself`);
     await this.compaction.stop();
     clearTimeout(this.lazyFlush);
     await this.signer.idle();
     this.closed = true;
-    await this.log.destroy();
+    try {
+      await this.log.destroy();
+    } finally {
+      await this.release?.();
+    }
   }
 
   /** Signs, at open, the events a crash left unsigned, when the default session holds the keys. */

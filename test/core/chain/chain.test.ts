@@ -356,3 +356,14 @@ test('time travel opens a chain as it was at a moment or after an event, read-on
   assert.equal((await new Dio(chain, anonymousSession()).load<{ v: number }>(doc.key)).value.v, 2);
   await builder.close();
 });
+
+test('a log directory is open in one process at a time', async () => {
+  const logPath = await tempDir();
+  const first = new ChainBuilder({ logPath });
+  await first.open('locked');
+  await assert.rejects(new ChainBuilder({ logPath }).open('locked'), /already open in this process/);
+  await first.close();
+  const again = new ChainBuilder({ logPath });
+  await again.open('locked');
+  await again.close();
+});
