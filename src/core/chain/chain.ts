@@ -2,7 +2,7 @@
 // JavaScript runs one thing at a time, so the synchronous ingest path is the single writer:
 // an event is validated, appended to the log and indexed before anything else runs.
 import { type PrivateSignKey, type PublicSignKey, SignerPool, defaultSignerPool } from '../crypto/index.js';
-import type { ChainKey, EventId, PrimaryKey } from '../event/ids.js';
+import { type ChainKey, type EventId, type PrimaryKey, eventIdFromHash } from '../event/ids.js';
 import type { KeyId, Metadata } from '../event/metadata.js';
 import { needsSignature } from '../event/metadata.js';
 import type { DecodedEvent } from '../event/encoding.js';
@@ -11,7 +11,7 @@ import type { LogPosition, RedoLog } from '../log/index.js';
 import type { AteSession } from '../session/session.js';
 import { type AuthorityLookup, type AuthorityState, type EffectiveWrite, rootWrite } from '../trust/authority.js';
 import { KeyRing } from '../trust/keyring.js';
-import { SignatureBook, isProof } from '../trust/signatures.js';
+import { SignatureBook, coveredIds, isProof } from '../trust/signatures.js';
 import { CompactionScheduler, type CompactionStats, type Compactor, compactChain } from './compaction/index.js';
 import type { ChainConfig } from './config.js';
 import { GroupSigner } from './group-signer.js';
@@ -99,7 +99,7 @@ export class Chain {
   private readonly keyrings = new WeakMap<AteSession, KeyRing>();
   private readonly parked = new Map<EventId, { event: RecordedEvent; opts: IngestOptions }>();
   /** Events written here whose signature is not yet in the log. */
-  private readonly unsigned = new Map<EventId, readonly KeyId[]>();
+  private readonly unsigned = new Map<number, readonly KeyId[]>();
   private readonly cache: LoadCache;
   private readonly signer: GroupSigner;
   private rootWriteAuthority: EffectiveWrite;
@@ -236,9 +236,9 @@ export class Chain {
       const key = signing.get(e.id);
       if (key) {
         this.signer.add(key, e.id);
-        this.unsigned.set(e.id, e.meta.signWith ?? []);
       }
-      this.apply(e, this.log.append(e.record), 'local');
+      const ordinal = this.apply(e, this.log.append(e.record), 'local');
+      if (key) this.unsigned.set(ordinal, e.meta.signWith ?? []);
     }
     this.scheduleLazyFlush();
   }
@@ -352,9 +352,9 @@ export class Chain {
   /** Signs, at open, the events a crash left unsigned, when the default session holds the keys. */
   private resignLeftovers(): void {
     const ring = this.keyring(this.defaultSession);
-    for (const [id, keys] of this.unsigned) {
+    for (const [ordinal, keys] of this.unsigned) {
       const key = keys.map((k) => ring.signer(k)).find((k) => k !== undefined);
-      if (key) this.signer.add(key, id);
+      if (key) this.signer.add(key, eventIdFromHash(this.view.ids.idAt(ordinal)));
     }
   }
 
@@ -436,9 +436,9 @@ export class Chain {
 
   /** A sealed log was written by this node: its events were validated when they came in. */
   private replayTrusted(event: IngestEvent, pos: LogPosition): void {
-    if (isProof(event.meta)) for (const id of this.book.absorb(event.meta, false, false)) this.unsigned.delete(id);
-    else if (event.meta.signWith !== undefined && needsSignature(event.meta)) this.unsigned.set(event.id, event.meta.signWith);
-    this.index(event, pos);
+    const ordinal = this.index(event, pos);
+    if (isProof(event.meta)) this.settleProof(event.meta);
+    else if (event.meta.signWith !== undefined && needsSignature(event.meta)) this.unsigned.set(ordinal, event.meta.signWith);
   }
 
   /**
@@ -523,10 +523,10 @@ export class Chain {
     return undefined;
   }
 
-  private apply(event: IngestEvent, pos: LogPosition, origin: Origin): void {
+  private apply(event: IngestEvent, pos: LogPosition, origin: Origin): number {
     const ordinal = this.index(event, pos);
-    if (ordinal === -1) return;
-    for (const l of this.listeners) l(event, ordinal, origin);
+    if (ordinal !== -1) for (const l of this.listeners) l(event, ordinal, origin);
+    return ordinal;
   }
 
   private index(event: IngestEvent, pos: LogPosition): number {
@@ -538,9 +538,18 @@ export class Chain {
   /** The signer finished a group: its proof event goes into the log like any other. */
   private appendProof(meta: Metadata): void {
     const event = recordNew(meta);
-    for (const id of this.book.absorb(meta, false, false)) this.unsigned.delete(id);
+    this.settleProof(meta);
     this.apply(event, this.log.append(event.record), 'local');
     this.scheduleLazyFlush();
+  }
+
+  /** A proof written or sealed by this node: its events no longer wait for a signature. */
+  private settleProof(meta: Metadata): void {
+    this.book.absorb(meta, false, false);
+    for (const id of coveredIds(meta)) {
+      const ordinal = this.view.ids.indexOf(id);
+      if (ordinal !== -1) this.unsigned.delete(ordinal);
+    }
   }
 
   private scheduleLazyFlush(): void {

@@ -1,7 +1,7 @@
 // How a chain stores an event in its redo log: the 32-byte event id, then the event's bytes.
 // With the id stored, reopening a sealed log (written by this node, see the log's seal) needs
 // no hash per event: the seal vouches for the ids. Unsealed records get their id recomputed.
-import { eventIdFromHash } from '../event/ids.js';
+import { type EventId, eventIdFromHash } from '../event/ids.js';
 import { decodeEvent, encodeEvent, type DecodedEvent } from '../event/encoding.js';
 import type { Metadata } from '../event/metadata.js';
 import { DecodeError } from '../errors.js';
@@ -11,10 +11,25 @@ import type { IngestEvent } from './plugins.js';
 export const RECORD_ID_BYTES = 32;
 
 /** An event with its log record (id ‖ event bytes); `bytes` is a view into `record`. */
-export type RecordedEvent = IngestEvent & { readonly record: Uint8Array; readonly data: Uint8Array | undefined };
+export class RecordedEvent implements IngestEvent {
+  private hex: EventId | undefined;
+
+  constructor(
+    readonly idBytes: Buffer,
+    readonly bytes: Uint8Array,
+    readonly meta: Metadata,
+    readonly data: Uint8Array | undefined,
+    readonly record: Uint8Array,
+  ) {}
+
+  /** As hex, made on first use: replaying a sealed log never needs it. */
+  get id(): EventId {
+    return (this.hex ??= eventIdFromHash(this.idBytes));
+  }
+}
 
 function fromRecord(record: Buffer, decoded: DecodedEvent, idBytes: Buffer): RecordedEvent {
-  return { id: eventIdFromHash(idBytes), idBytes, bytes: record.subarray(RECORD_ID_BYTES), meta: decoded.meta, data: decoded.data, record };
+  return new RecordedEvent(idBytes, record.subarray(RECORD_ID_BYTES), decoded.meta, decoded.data, record);
 }
 
 /** Builds a new event and its record in one buffer (no copy of the data after encoding). */
@@ -24,7 +39,7 @@ export function recordNew(meta: Metadata, data?: Uint8Array): RecordedEvent {
   const idBytes = hashEvent(bytes);
   idBytes.copy(record, 0);
   const dataStart = bytes.length - (data?.length ?? 0);
-  return { id: eventIdFromHash(idBytes), idBytes, bytes, meta, data: data === undefined ? undefined : bytes.subarray(dataStart), record };
+  return new RecordedEvent(idBytes, bytes, meta, data === undefined ? undefined : bytes.subarray(dataStart), record);
 }
 
 /** Event bytes from elsewhere (a peer, a compaction): decoded, hashed, put into a record. */

@@ -16,10 +16,6 @@ export interface ObjectState {
   type: string | undefined;
 }
 
-export function collectionKey(parent: PrimaryKey, collection: CollectionId): string {
-  return `${parent}:${collection}`;
-}
-
 export class ChainView {
   readonly ids = new IdIndex();
   private segments = new Uint32Array(1024);
@@ -27,7 +23,8 @@ export class ChainView {
   private times = new Float64Array(1024);
   private lastTime = 0;
   readonly objects = new Map<PrimaryKey, ObjectState>();
-  readonly children = new Map<string, Set<PrimaryKey>>();
+  /** parent -> collection -> children (nested, so no key string is built per event). */
+  private readonly children = new Map<PrimaryKey, Map<CollectionId, Set<PrimaryKey>>>();
 
   get count(): number {
     return this.ids.size;
@@ -61,7 +58,12 @@ export class ChainView {
   }
 
   childrenOf(parent: PrimaryKey, collection: CollectionId): ReadonlySet<PrimaryKey> {
-    return this.children.get(collectionKey(parent, collection)) ?? EMPTY;
+    return this.children.get(parent)?.get(collection) ?? EMPTY;
+  }
+
+  /** The collections of a parent that have children. */
+  collectionsOf(parent: PrimaryKey): Iterable<CollectionId> {
+    return this.children.get(parent)?.keys() ?? [];
   }
 
   /** Ordinals in timestamp order (log order among equal timestamps), optionally in [from, to). */
@@ -100,9 +102,10 @@ export class ChainView {
         type: meta.type,
       });
       if (meta.parent) {
-        const k = collectionKey(meta.parent.key, meta.parent.collection);
-        let set = this.children.get(k);
-        if (!set) this.children.set(k, (set = new Set()));
+        let collections = this.children.get(meta.parent.key);
+        if (!collections) this.children.set(meta.parent.key, (collections = new Map()));
+        let set = collections.get(meta.parent.collection);
+        if (!set) collections.set(meta.parent.collection, (set = new Set()));
         set.add(meta.key);
       }
     } else if (meta.tombstone !== undefined) {
@@ -113,10 +116,13 @@ export class ChainView {
   }
 
   private detach(key: PrimaryKey, parent: ParentRef): void {
-    const k = collectionKey(parent.key, parent.collection);
-    const set = this.children.get(k);
+    const collections = this.children.get(parent.key);
+    const set = collections?.get(parent.collection);
     set?.delete(key);
-    if (set?.size === 0) this.children.delete(k);
+    if (set?.size === 0) {
+      collections!.delete(parent.collection);
+      if (collections!.size === 0) this.children.delete(parent.key);
+    }
   }
 
   private growArrays(): void {

@@ -99,7 +99,8 @@ function writeItems(w: MsgWriter, meta: Metadata): void {
     item(w, Tag.Signature);
     w.arrayHeader(3);
     w.binHex(s.signer);
-    w.binHex(s.events.join(''));
+    if (s.eventBytes) w.bin(s.eventBytes);
+    else w.binHex(s.events.join(''));
     w.bin(s.signature);
   }
   if (meta.signWith !== undefined) {
@@ -178,11 +179,23 @@ function readWrite(r: MsgReader): WriteOption {
 function readSignature(r: MsgReader): SignatureItem {
   if (r.arrayHeader('signature') !== 3) fail('a signature is not [signer, events, signature]');
   const signer = r.binHex('signer', 32) as KeyId;
-  const all = r.bin('signed hashes');
-  if (all.length % 32 !== 0) fail('signed hashes are not a multiple of 32 bytes');
-  const events: EventId[] = [];
-  for (let i = 0; i < all.length; i += 32) events.push(all.toString('hex', i, i + 32) as EventId);
-  return { signer, events, signature: r.bin('signature bytes') };
+  // Copied: the source may be a log read buffer that is reused; hex ids are made only when asked.
+  const eventBytes = Buffer.from(r.bin('signed hashes'));
+  if (eventBytes.length % 32 !== 0) fail('signed hashes are not a multiple of 32 bytes');
+  const signature = r.bin('signature bytes');
+  let events: EventId[] | undefined;
+  return {
+    signer,
+    eventBytes,
+    signature,
+    get events(): EventId[] {
+      if (!events) {
+        events = [];
+        for (let i = 0; i < eventBytes.length; i += 32) events.push(eventBytes.toString('hex', i, i + 32) as EventId);
+      }
+      return events;
+    },
+  };
 }
 
 function readItems(r: MsgReader): Metadata {

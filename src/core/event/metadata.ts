@@ -36,6 +36,8 @@ export interface ParentRef {
 export interface SignatureItem {
   readonly signer: KeyId;
   readonly events: readonly EventId[];
+  /** The same ids as bytes, back to back (set by the decoder, which builds `events` only on demand). */
+  readonly eventBytes?: Uint8Array;
   readonly signature: Uint8Array;
 }
 

@@ -13,6 +13,18 @@ export function signedMessage(events: readonly EventId[]): Uint8Array {
   return h.digest();
 }
 
+function signedMessageOf(sig: SignatureItem): Uint8Array {
+  return sig.eventBytes ? createHash('sha256').update('ate/signature').update(sig.eventBytes).digest() : signedMessage(sig.events);
+}
+
+/** The ids a proof's signatures cover, as 32-byte views (no hex strings). */
+export function* coveredIds(meta: Metadata): Generator<Uint8Array> {
+  for (const sig of meta.signatures ?? []) {
+    const bytes = sig.eventBytes ?? Buffer.from(sig.events.join(''), 'hex');
+    for (let i = 0; i < bytes.length; i += 32) yield bytes.subarray(i, i + 32);
+  }
+}
+
 export function publicKeyId(pub: PublicSignKey): KeyId {
   return toHex(signKeyHash(pub)) as KeyId;
 }
@@ -41,17 +53,17 @@ export class SignatureBook {
   /**
    * Takes in a proof event. With `check`, every signature must verify against a known public
    * key (TrustError otherwise); without it (a sealed log written by us) they are trusted.
-   * With `record`, the covered events' signers are kept until they are settled.
-   * Returns the events the proof covers.
+   * With `record`, the covered events' signers are kept until they are settled, and the
+   * covered events are returned (otherwise: see coveredIds).
    */
   absorb(meta: Metadata, check: boolean, record: boolean): EventId[] {
     for (const pub of meta.publicKeys ?? []) this.published.add(this.addPublicKey(pub));
     const covered: EventId[] = [];
     for (const sig of meta.signatures ?? []) {
       if (check) this.verifyItem(sig);
+      if (!record) continue;
       for (const e of sig.events) {
         covered.push(e);
-        if (!record) continue;
         let set = this.signers.get(e);
         if (!set) this.signers.set(e, (set = new Set()));
         set.add(sig.signer);
@@ -72,7 +84,7 @@ export class SignatureBook {
   private verifyItem(sig: SignatureItem): void {
     const pub = this.publicKeys.get(sig.signer);
     if (!pub) throw new TrustError(`signature by unknown key ${sig.signer.slice(0, 16)}: the chain has no such public key`);
-    if (!verify(pub, signedMessage(sig.events), sig.signature)) {
+    if (!verify(pub, signedMessageOf(sig), sig.signature)) {
       throw new TrustError(`signature by key ${sig.signer.slice(0, 16)} does not verify: the events or the signature were altered`);
     }
   }
