@@ -133,6 +133,7 @@ export class Chain {
       (meta) => this.appendProof(meta),
       (id) => this.book.published.has(id),
       parts.config.signIntervalMs,
+      (err) => this.warn(`signing events of ${this.key} failed (${err instanceof Error ? err.message : String(err)}); they are signed again when the chain reopens`),
     );
     this.compactors = parts.compactors ?? [];
     this.compaction = new CompactionScheduler(this, () => compactChain(this, this.compactors));
@@ -290,12 +291,24 @@ export class Chain {
 
   /** Rebuilds the view from a new event list (compaction swaps the log, then calls this). */
   async rewrite(kept: readonly Uint8Array[], cutOff: number): Promise<void> {
-    await this.sync();
     const records = kept.map(recordOf);
-    const positions = await this.log.rewrite(
-      records.map((r) => r.record),
-      { chainKey: this.key, cutOff },
-    );
+    // From the call on, the log appends to the new generation, after `kept`: events applied
+    // while it swaps are in it, and the rebuilt view must keep them too.
+    const during: { event: IngestEvent; ordinal: number }[] = [];
+    const stop = this.onEvent((event, ordinal) => during.push({ event, ordinal }));
+    let positions: LogPosition[];
+    try {
+      positions = await this.log.rewrite(
+        records.map((r) => r.record),
+        { chainKey: this.key, cutOff },
+      );
+    } finally {
+      stop();
+    }
+    const moved = during.map(({ event, ordinal }) => ({ event, pos: this.view.position(ordinal) }));
+    // Ordinals change with the new view: remember the unsigned events by id.
+    const unsigned = [...this.unsigned].map(([ordinal, keys]) => ({ id: Buffer.from(this.view.ids.idAt(ordinal)), keys }));
+    this.unsigned.clear();
     this.view.clear();
     this.cache.clear();
     for (const ix of this.indexers) ix.reset();
@@ -303,6 +316,11 @@ export class Chain {
       if (isProof(event.meta)) this.book.absorb(event.meta, false, false);
       this.index(event, positions[i]!);
     });
+    for (const { event, pos } of moved) this.index(event, pos);
+    for (const { id, keys } of unsigned) {
+      const ordinal = this.view.ids.indexOf(id);
+      if (ordinal !== -1) this.unsigned.set(ordinal, keys);
+    }
   }
 
   get cutOff(): number {
@@ -457,9 +475,10 @@ export class Chain {
       if (centralized && conversation) for (const sig of event.meta.signatures ?? []) conversation.proven.add(sig.signer);
       this.apply(event, pos ?? this.log.append(event.record), origin);
       let released = 1;
-      for (const id of covered) {
-        const waiting = this.parked.get(id);
-        if (!waiting) continue;
+      // Released in the order they arrived (a child after its parent), whatever the order of the signatures.
+      const coveredSet = new Set(covered);
+      const ready = [...this.parked].filter(([id]) => coveredSet.has(id));
+      for (const [id, waiting] of ready) {
         this.parked.delete(id);
         try {
           released += this.ingestOne(waiting.event, waiting.opts, undefined, refused);

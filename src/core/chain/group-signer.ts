@@ -16,6 +16,10 @@ export class GroupSigner {
   private running: Promise<void> | undefined;
 
   private lastStart = 0;
+  /** Groups are numbered: `round` is the one gathering now, `signedThrough` the last emitted. */
+  private round = 0;
+  private signedThrough = -1;
+  private roundWaiters: (() => void)[] = [];
 
   constructor(
     private readonly pool: SignerPool,
@@ -23,6 +27,7 @@ export class GroupSigner {
     /** Whether the chain's events already carry this key's public half. */
     private readonly known: (id: KeyId) => boolean,
     private readonly intervalMs: number,
+    private readonly failed: (err: unknown) => void,
   ) {}
 
   add(key: PrivateSignKey, event: EventId): void {
@@ -33,9 +38,18 @@ export class GroupSigner {
     this.running ??= this.run();
   }
 
-  /** Resolves when every event added so far is signed and its proof emitted. */
+  /**
+   * Resolves when every event added so far is signed and its proof emitted. Events added
+   * later do not hold it up, so it returns under a steady stream of writes too.
+   */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    const target = this.open.size > 0 ? this.round : this.round - 1;
+    while (this.signedThrough < target && this.running) await this.nextRound();
+  }
+
+  /** Resolves after the next group is emitted (or signing stops). */
+  private nextRound(): Promise<void> {
+    return new Promise((resolve) => this.roundWaiters.push(resolve));
   }
 
   private async run(): Promise<void> {
@@ -47,6 +61,7 @@ export class GroupSigner {
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         this.lastStart = performance.now();
         const groups = [...this.open];
+        const round = this.round++;
         this.open = new Map();
         for (const [id, g] of groups) {
           if (g.events.length > MAX_GROUP) {
@@ -62,9 +77,15 @@ export class GroupSigner {
         const publicKeys: PublicSignKey[] = [];
         for (const [id, g] of groups) if (!this.known(id)) publicKeys.push(publicSignKey(g.key));
         this.emit(publicKeys.length > 0 ? { publicKeys, signatures } : { signatures });
+        this.signedThrough = round;
+        for (const w of this.roundWaiters.splice(0)) w();
       }
+    } catch (err) {
+      // The events stay unsigned in the chain; the next open signs them again.
+      this.failed(err);
     } finally {
       this.running = undefined;
+      for (const w of this.roundWaiters.splice(0)) w();
     }
   }
 }

@@ -22,7 +22,7 @@ const HEAD = 6;
 function metaOf(bytes: Uint8Array): Metadata {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const end = bytes.length < HEAD ? bytes.length : Math.min(bytes.length, HEAD + view.getUint32(2));
-  return decodeEvent(bytes.slice(0, end)).meta;
+  return decodeEvent(new Uint8Array(bytes.subarray(0, end))).meta;
 }
 
 async function readHeaders(chain: Chain, count: number): Promise<CompactionEvent[]> {
@@ -55,10 +55,14 @@ function captureArrivals(chain: Chain): { readonly events: StoredEvent[]; stop()
   return { events, stop };
 }
 
-/** Compacts with these compactors (and the cut-off); `now` (default: the time of the snapshot) places the cut-off. */
+/**
+ * Compacts with these compactors (and the cut-off); `now` (default: the time of the snapshot)
+ * places the cut-off. Writes made while it runs are kept as they are, after the compacted history.
+ */
 export async function compactChain(chain: Chain, compactors: readonly Compactor[], now?: number): Promise<CompactionStats> {
   const started = performance.now();
-  // Proofs owed for events written so far join the log first, to be judged with their events.
+  // The proofs owed for what was written so far join the log first: the snapshot is then
+  // self-contained, and the proofs are judged together with the events they sign.
   await chain.sync();
   const at = now ?? Date.now();
   const bytesBefore = chain.logSize;
@@ -74,7 +78,6 @@ export async function compactChain(chain: Chain, compactors: readonly Compactor[
     };
     const kept = await decide(events, [...compactors, cutOffCompactor(cutOff)], ordinalOf);
     const candidates = await readKept(chain, events, kept);
-    await chain.sync();
     const offered = [...candidates, ...arrivals.events];
     const valid = await revalidate(chain, offered);
     // Events that arrived while that ran passed the live chain's validators against the current

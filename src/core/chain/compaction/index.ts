@@ -9,7 +9,6 @@ export * from './types.js';
 export { compactChain } from './compact.js';
 export { cutOffCompactor } from './cut-off.js';
 export { CompactionScheduler, type SchedulerHost, type SchedulerOptions } from './scheduler.js';
-export { FACTOR_FLOOR_BYTES } from './triggers.js';
 export { removeDuplicatesCompactor, signatureCompactor, tombstoneCompactor };
 
 /** The compactors every profile but raw gets, as in the reference. */

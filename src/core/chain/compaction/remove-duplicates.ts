@@ -3,18 +3,18 @@
 // The reference keeps the newest version per (key, authorization) and, through a "parent
 // override", the older version a child written between two versions depends on. Kept events are
 // validated again in log order, and each version of an object is judged by the version before it
-// (an event cannot grant itself the right it needs). So besides the newest version this compactor
-// keeps, per object:
+// (an event cannot grant itself the right it needs), or, when none is kept, as a new object under
+// its parent. So besides the newest version this compactor keeps, per object:
 // - every version that changes who may write it (a transition: its own write option, or the parent
 //   it inherits from, differs from its predecessor's), because the versions after it were judged by
 //   it; keying on the write side alone, not the whole authorization, lets read-only changes
 //   (rewrapped data keys) collapse, since reads are decided by the newest version;
-// - the version right before each transition, because the transition was judged by it (without it
-//   a transition that moved the object would be judged by its new parent instead of its old one);
+// - the version before a transition that moved the object to another parent: were everything
+//   before the move dropped, the move would be judged under its new parent, not its old one;
 // - the version a newer kept event depended on (see dependents.ts): the reference's parent override.
-// Dropping any other version leaves every kept version judged by an equal write authority.
-// Versions that differ only in the write authority they ever had are rare, so this still keeps
-// one version for most objects, two for objects that were created with their own writers.
+// Every dropped version then has the same write judge as the one before it, so every kept version
+// is judged by the same write authority as the first time. Most objects keep one version; those
+// created with writers of their own keep two (the creation, judged by the parent, and the newest).
 import type { PrimaryKey } from '../../event/ids.js';
 import type { Metadata } from '../../event/metadata.js';
 import { Dependents } from './dependents.js';
@@ -27,22 +27,22 @@ function writeJudge(meta: Pick<Metadata, 'auth' | 'parent'>): string {
   return w.kind === 'specific' ? `keys ${[...w.keys].sort().join(' ')}` : w.kind;
 }
 
-/** Ordinals of transitions and of the versions they were judged by. */
+/** Ordinals of transitions, and of the versions moves were judged by. */
 function anchors(events: readonly CompactionEvent[]): Set<number> {
-  const last = new Map<PrimaryKey, { judge: string; ordinal: number }>();
+  const last = new Map<PrimaryKey, { judge: string; parent: PrimaryKey | undefined; ordinal: number }>();
   const out = new Set<number>();
   for (const e of events) {
-    const { key, tombstone } = e.meta;
+    const { key, tombstone, parent } = e.meta;
     if (tombstone !== undefined) last.delete(tombstone);
     if (key === undefined) continue;
     const judge = writeJudge(e.meta);
     const before = last.get(key);
     // A new object is judged by its parent (or the root), as if its predecessor inherited.
-    if (judge !== (before?.judge ?? writeJudge({ parent: e.meta.parent }))) {
+    if (judge !== (before?.judge ?? writeJudge({ parent }))) {
       out.add(e.ordinal);
-      if (before) out.add(before.ordinal);
+      if (before && before.parent !== parent?.key) out.add(before.ordinal);
     }
-    last.set(key, { judge, ordinal: e.ordinal });
+    last.set(key, { judge, parent: parent?.key, ordinal: e.ordinal });
   }
   return out;
 }

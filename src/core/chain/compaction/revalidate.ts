@@ -24,7 +24,13 @@ function rootKeys(chain: Chain): PublicSignKey[] {
 export async function revalidate(chain: Chain, events: readonly StoredEvent[]): Promise<StoredEvent[]> {
   const scratch = await Chain.open({
     key: chain.key,
-    config: { ...chain.config, compactMode: { kind: 'never' }, compactBootstrap: false },
+    // Centralized, and fed as from a trusted peer: the reference's forced centralized mode (its
+    // 0.8 fix b81f2337). The log may hold events without a proof: accepted from a trusted server,
+    // or written here and still owed their signature; judging them as a distributed chain would
+    // drop them (and everything that depends on them). Everything else is checked: authority,
+    // parents, timestamps, replays, custom validators, and every kept proof against the kept or
+    // root public keys.
+    config: { ...chain.config, integrity: 'centralized', compactMode: { kind: 'never' }, compactBootstrap: false },
     log: openMemoryLog({ chainKey: chain.key }),
     validators: chain.validators,
     linters: [],
@@ -36,10 +42,6 @@ export async function revalidate(chain: Chain, events: readonly StoredEvent[]): 
   });
   try {
     for (let i = 0; i < events.length; i += BATCH) {
-      // As a trusted peer, like the reference's forced centralized mode (its 0.8 fix b81f2337):
-      // the log may hold events a trusted server vouched for, or events written here whose
-      // signature is still owed, and those must not be lost. Authority, parents, timestamps,
-      // replays, custom validators and every kept proof's signatures are still checked.
       scratch.ingest(
         events.slice(i, i + BATCH).map((e) => e.bytes),
         { origin: 'replay', trustedPeer: true },

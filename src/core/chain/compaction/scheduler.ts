@@ -106,6 +106,8 @@ export class CompactionScheduler {
 
   private async once(): Promise<CompactionStats> {
     if (this.stopped) throw this.closed();
+    // Whatever started this run, it compacts the writes made so far.
+    this.dirty = false;
     try {
       const stats = await this.compact();
       this.baseline = this.host.logSize;
@@ -123,7 +125,6 @@ export class CompactionScheduler {
       this.again = true;
       return;
     }
-    this.dirty = false;
     void this.enqueue(() => (this.stopped ? Promise.resolve() : this.once().then(undefined, (err: unknown) => this.report(err))));
   }
 

@@ -1,11 +1,12 @@
 // Tombstones: a deleted object's history goes, and the tombstone with it; versions written after
 // the tombstone (the object made again) are a new life and stay.
 //
-// Unlike the reference, the history stays when something kept still depends on it: children of a
-// deleted object live on (deletes do not cascade), and a new child had to find its parent, so the
-// parent version it was judged by, and the tombstone that ends it, are kept. Without that,
-// compaction would make live objects fail validation and vanish. The same holds for a tombstone the
-// cut-off keeps: it is judged by the version it deletes.
+// Unlike the reference, a deleted life stays when something kept still depends on it: children
+// of a deleted object live on (deletes do not cascade), and a new child had to find its parent, so
+// the parent version it was judged by must stay, and with it the tombstone that ends it. Such a life
+// is then left to the other compactors like a live one (its versions are judged by each other when
+// replayed). Without that, compaction would make live objects fail validation and vanish. The same
+// holds for a tombstone the cut-off keeps: it is judged by the version it deletes.
 import type { PrimaryKey } from '../../event/ids.js';
 import { Dependents } from './dependents.js';
 import type { CompactionEvent, Compactor, CompactorRun, PassContext, Vote } from './types.js';
@@ -26,8 +27,8 @@ function supported(pass: PassContext): Set<number> {
 }
 
 class TombstoneRun implements CompactorRun {
-  /** Objects with a tombstone newer than the walk's position. */
-  private readonly deleted = new Set<PrimaryKey>();
+  /** Objects with a tombstone newer than the walk's position, and the ordinal of the nearest one. */
+  private readonly deleted = new Map<PrimaryKey, number>();
   private readonly dependents = new Dependents();
 
   constructor(private readonly supported: ReadonlySet<number>) {}
@@ -36,11 +37,12 @@ class TombstoneRun implements CompactorRun {
     const { key, tombstone } = event.meta;
     let vote: Vote = 'abstain';
     if (tombstone !== undefined) {
-      this.deleted.add(tombstone);
+      this.deleted.set(tombstone, event.ordinal);
       vote = this.supported.has(event.ordinal) ? 'keep' : 'force-drop';
     } else if (key !== undefined) {
       const needed = this.dependents.take(key);
-      if (this.deleted.has(key) && !needed) vote = 'force-drop';
+      const end = this.deleted.get(key);
+      if (end !== undefined && !needed && !this.supported.has(end)) vote = 'force-drop';
     }
     this.dependents.note(event, keptSoFar);
     return vote;
