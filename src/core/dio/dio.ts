@@ -38,8 +38,17 @@ interface PreparedData {
 
 const EMPTY = new Uint8Array(0);
 
+/** msgpack of a value; raw bytes (file chunks, payloads) take a direct path: header and one copy. */
 export function serialize(value: unknown): Uint8Array {
-  return values.pack(value);
+  if (!(value instanceof Uint8Array)) return values.pack(value);
+  const n = value.length;
+  const head = n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
+  const out = Buffer.allocUnsafe(head + n);
+  if (head === 2) (out[0] = 0xc4), (out[1] = n);
+  else if (head === 3) (out[0] = 0xc5), out.writeUInt16BE(n, 1);
+  else (out[0] = 0xc6), out.writeUInt32BE(n, 1);
+  out.set(value, head);
+  return out;
 }
 
 export function deserialize<T>(bytes: Uint8Array): T {

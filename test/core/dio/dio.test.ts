@@ -133,3 +133,13 @@ test('examples/quick-start prints Hello world!', async () => {
   const { stdout } = await promisify(execFile)(process.execPath, [new URL('../../../examples/quick-start/main.js', import.meta.url).pathname]);
   assert.equal(stdout.trim(), 'Hello world!');
 });
+
+test('raw bytes round-trip through serialize at every length class', async () => {
+  const { serialize, deserialize } = await import('../../../src/core/index.js');
+  const { pack } = await import('msgpackr');
+  for (const n of [0, 1, 255, 256, 65535, 65536, 200_000]) {
+    const bytes = Buffer.alloc(n, n & 0xff);
+    assert.deepEqual(Buffer.from(serialize(bytes)), pack(bytes), `msgpack bin of ${n} bytes`);
+    assert.deepEqual(Buffer.from(deserialize<Uint8Array>(serialize(bytes))), bytes);
+  }
+});
