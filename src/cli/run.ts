@@ -5,20 +5,63 @@ import { AteError } from '../core/errors.js';
 export const EXIT_USAGE = 2;
 export const EXIT_FAILURE = 1;
 export const EXIT_BUG = 70;
+/** Stopped by Ctrl-C before it could finish (128 + SIGINT). */
+export const EXIT_INTERRUPTED = 130;
+
+/** An expected failure of a command: one line for the user and the exit code that goes with it. */
+export class CliError extends AteError {
+  override readonly code = 'CLI';
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT_FAILURE,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A command line that cannot work as written: exit code 2. */
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super(message, EXIT_USAGE);
+  }
+}
+
+/** For commands and options whose issue has not landed yet: exit code 2. */
+export class NotImplementedError extends CliError {
+  constructor(what: string) {
+    super(`${what} is not implemented yet`, EXIT_USAGE);
+  }
+}
+
+/** The exit code an error ends the command with. */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof CliError) return err.exitCode;
+  if (err instanceof AteError) return EXIT_FAILURE;
+  return EXIT_BUG;
+}
+
+/** Prints an error the way runCommand does: one line for expected errors, the stack for bugs. */
+export function reportError(name: string, err: unknown, verbose = false): number {
+  const code = exitCodeOf(err);
+  if (code === EXIT_BUG) console.error(`${name}: internal error (please report it):`, err);
+  else {
+    console.error(`${name}: ${(err as Error).message}`);
+    if (verbose && (err as Error).cause !== undefined) console.error((err as Error).cause);
+  }
+  return code;
+}
 
 export async function runCommand(name: string, main: () => Promise<number | void>): Promise<void> {
   try {
     const code = await main();
     if (typeof code === 'number') process.exitCode = code;
   } catch (err) {
-    if (err instanceof AteError) {
-      console.error(`${name}: ${err.message}`);
-      process.exitCode = EXIT_FAILURE;
-    } else {
-      console.error(`${name}: internal error (please report it):`, err);
-      process.exitCode = EXIT_BUG;
-    }
+    process.exitCode = reportError(name, err, process.argv.includes('-v') || process.argv.includes('--verbose'));
   }
+  // The command is done. A native binding (FUSE's, after an unmount from outside) can keep a handle
+  // alive that nothing will ever close: end the process shortly if it does not end on its own.
+  setTimeout(() => process.exit(), 1000).unref();
 }
 
 /** For commands whose issue has not landed yet. */

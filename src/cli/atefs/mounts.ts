@@ -1,0 +1,144 @@
+// The mount table, mount point checks and fusermount. Everything here is asynchronous: it also runs
+// inside the process that serves the FUSE mount, where a synchronous call on the mount deadlocks.
+import { execFile } from 'node:child_process';
+import { readFile, readdir, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { CliError } from '../run.js';
+import { absolute, shown } from './paths.js';
+
+const execFileAsync = promisify(execFile);
+
+export interface MountEntry {
+  readonly mountPoint: string;
+  readonly fsType: string;
+  readonly source: string;
+}
+
+/** Undoes the octal escapes of /proc/self/mountinfo (\040 space, \011 tab, \012 newline, \134 backslash). */
+const unescape = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+
+export function parseMountInfo(text: string): MountEntry[] {
+  const out: MountEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const [left, right] = line.split(' - ');
+    const f = left?.split(' ') ?? [];
+    const r = right?.split(' ') ?? [];
+    if (f.length < 5 || r.length < 2) continue;
+    out.push({ mountPoint: unescape(f[4]!), fsType: r[0]!, source: unescape(r[1]!) });
+  }
+  return out;
+}
+
+export async function mountTable(): Promise<MountEntry[]> {
+  try {
+    return parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
+  } catch {
+    return [];
+  }
+}
+
+/** The (last, so topmost) mount at exactly this path. */
+export async function mountAt(path: string): Promise<MountEntry | undefined> {
+  const all = (await mountTable()).filter((m) => m.mountPoint === path);
+  return all[all.length - 1];
+}
+
+export const isFuse = (m: MountEntry): boolean => m.fsType === 'fuse' || m.fsType.startsWith('fuse.');
+
+/**
+ * The canonical absolute path of a mount point. A dead FUSE mount cannot be stat'ed (ENOTCONN),
+ * so its parent is resolved instead.
+ */
+export async function canonicalMountPoint(p: string): Promise<string> {
+  const abs = absolute(p);
+  try {
+    return await realpath(abs);
+  } catch {
+    try {
+      return join(await realpath(dirname(abs)), basename(abs));
+    } catch {
+      return abs;
+    }
+  }
+}
+
+const isNotConnected = (err: unknown): boolean => (err as NodeJS.ErrnoException)?.code === 'ENOTCONN';
+
+/** Runs fusermount; the error line it printed when it fails. */
+export async function fusermount(args: string[]): Promise<string | undefined> {
+  try {
+    await execFileAsync('fusermount', args, { timeout: 30_000 });
+    return undefined;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    if (e.code === 'ENOENT') return 'fusermount is not installed (apt-get install fuse)';
+    return (e.stderr ?? '').trim().split('\n').pop() || e.message;
+  }
+}
+
+/** Whether the path is a FUSE mount whose process is gone ("Transport endpoint is not connected"). */
+export async function isStaleMount(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return false;
+  } catch (err) {
+    return isNotConnected(err);
+  }
+}
+
+/** Detaches a dead FUSE mount (lazily, so that nothing that still holds it blocks the cleanup). */
+export async function cleanStaleMount(path: string): Promise<void> {
+  const failure = await fusermount(['-uz', path]);
+  if (failure && (await isStaleMount(path))) {
+    throw new CliError(`${shown(path)} is a dead mount left by a killed atefs, and removing it failed (${failure}); try: fusermount -uz ${path}`);
+  }
+}
+
+/** Polls `check` every `everyMs` until it is true or `timeoutMs` passes; whether it became true. */
+export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, everyMs = 100): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() >= end) return false;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/**
+ * Checks that `path` (canonical) can take a mount: it exists, is a directory, is empty unless
+ * `nonEmpty`, and is not mounted already. Calls `onStale` after cleaning a dead mount.
+ */
+export async function checkMountPoint(path: string, opts: { nonEmpty: boolean; onStale: (path: string) => void }): Promise<void> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') throw new CliError(`${shown(path)} does not exist: create it with mkdir -p ${shown(path)}`);
+    if (e.code === 'ENOTDIR') throw new CliError(`${shown(path)} cannot be a mount point: a part of its path is a file, not a directory`);
+    if (e.code === 'ENOTCONN') {
+      await cleanStaleMount(path);
+      opts.onStale(path);
+      return checkMountPoint(path, opts);
+    }
+    throw new CliError(`cannot use ${shown(path)} as a mount point: ${e.message}`);
+  }
+  if (!st.isDirectory()) throw new CliError(`${shown(path)} is not a directory; a mount point must be an (empty) directory`);
+  const there = await mountAt(path);
+  if (there && isFuse(there)) {
+    throw new CliError(`${shown(path)} is already mounted; unmount it first with: atefs umount ${shown(path)}`);
+  }
+  if (!opts.nonEmpty) {
+    let names: string[];
+    try {
+      names = await readdir(path);
+    } catch (err) {
+      throw new CliError(`cannot list ${shown(path)}: ${(err as Error).message}`);
+    }
+    if (names.length > 0) {
+      throw new CliError(`${shown(path)} is not empty (${names.length} entr${names.length === 1 ? 'y' : 'ies'}); mount on an empty directory, or add --non-empty to hide its contents while mounted`);
+    }
+  }
+}
