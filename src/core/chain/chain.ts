@@ -218,11 +218,11 @@ export class Chain {
    * transaction's earlier events; if any is denied nothing is applied. `signing` names the
    * private key that will sign each event that needs one.
    */
-  commitLocal(events: readonly RecordedEvent[], signing: ReadonlyMap<EventId, PrivateSignKey>): void {
+  commitLocal(events: readonly RecordedEvent[], signing: ReadonlyMap<IngestEvent, PrivateSignKey>): void {
     this.assertWritable();
     const staged: Overlay = new Map();
     const ctx = this.context('local', false, this.lookupWith(staged), (e) => {
-      const key = signing.get(e.id);
+      const key = signing.get(e);
       return key ? new Set(e.meta.signWith ?? []) : EMPTY;
     });
     const seen = new Set<EventId>();
@@ -234,9 +234,9 @@ export class Chain {
       stage(staged, e.meta);
     }
     for (const e of events) {
-      const key = signing.get(e.id);
+      const key = signing.get(e);
       if (key) {
-        this.signer.add(key, e.id);
+        this.signer.add(key, e.idBytes);
       }
       const ordinal = this.apply(e, this.log.append(e.record), 'local');
       if (key) this.unsigned.set(ordinal, e.meta.signWith ?? []);
@@ -372,7 +372,7 @@ export class Chain {
     const ring = this.keyring(this.defaultSession);
     for (const [ordinal, keys] of this.unsigned) {
       const key = keys.map((k) => ring.signer(k)).find((k) => k !== undefined);
-      if (key) this.signer.add(key, eventIdFromHash(this.view.ids.idAt(ordinal)));
+      if (key) this.signer.add(key, Buffer.from(this.view.ids.idAt(ordinal)));
     }
   }
 

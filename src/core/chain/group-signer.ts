@@ -3,16 +3,16 @@
 // runs in a worker, the next group gathers while the current one is being signed, and groups
 // start at most once per `intervalMs`, so that signing under load takes a bounded share of a core.
 import { type PrivateSignKey, type PublicSignKey, type SignerPool, publicSignKey } from '../crypto/index.js';
-import type { EventId } from '../event/ids.js';
 import type { KeyId, Metadata, SignatureItem } from '../event/metadata.js';
 import { signKeyId } from '../trust/keyring.js';
-import { signedMessage } from '../trust/signatures.js';
+import { signatureItem, signedMessageOfBytes } from '../trust/signatures.js';
 
 /** Most events one signature covers; bounds the proof event's size (32 bytes per event). */
 const MAX_GROUP = 32_768;
 
 export class GroupSigner {
-  private open = new Map<KeyId, { key: PrivateSignKey; events: EventId[] }>();
+  /** Per key, the ids (32 bytes each) of the events waiting for its signature. */
+  private open = new Map<KeyId, { key: PrivateSignKey; events: Uint8Array[] }>();
   private running: Promise<void> | undefined;
 
   private lastStart = 0;
@@ -30,7 +30,7 @@ export class GroupSigner {
     private readonly failed: (err: unknown) => void,
   ) {}
 
-  add(key: PrivateSignKey, event: EventId): void {
+  add(key: PrivateSignKey, event: Uint8Array): void {
     const id = signKeyId(key);
     let group = this.open.get(id);
     if (!group) this.open.set(id, (group = { key, events: [] }));
@@ -70,8 +70,9 @@ export class GroupSigner {
         }
         const signatures = await Promise.all(
           groups.map(async ([signer, g]): Promise<SignatureItem> => {
-            const signature = await this.pool.signAsync(g.key, signedMessage(g.events));
-            return { signer, events: g.events, signature };
+            const eventBytes = Buffer.concat(g.events);
+            const signature = await this.pool.signAsync(g.key, signedMessageOfBytes(eventBytes));
+            return signatureItem(signer, eventBytes, signature);
           }),
         );
         const publicKeys: PublicSignKey[] = [];

@@ -182,12 +182,12 @@ export class Dio {
     const overlay: Overlay = new Map();
     const lookup = this.chain.lookupWith(overlay);
     const events: RecordedEvent[] = [];
-    const signing = new Map<EventId, PrivateSignKey>();
+    const signing = new Map<RecordedEvent, PrivateSignKey>();
     const now = Date.now();
     const add = (meta: Metadata, data: Uint8Array | undefined): void => {
       const event = recordNew(meta, data);
       const signer = meta.signWith?.[0] !== undefined ? this.ring.signer(meta.signWith[0]) : undefined;
-      if (signer) signing.set(event.id, signer);
+      if (signer) signing.set(event, signer);
       events.push(event);
     };
     // Metadata first; the data of every row is then encrypted per data key in one batch.

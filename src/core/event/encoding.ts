@@ -5,6 +5,7 @@ import type { PublicSignKey, SignAlgorithm } from '../crypto/index.js';
 import { DecodeError } from '../errors.js';
 import { type CollectionId, type EventId, type PrimaryKey, eventIdFromHash } from './ids.js';
 import { MsgReader, MsgWriter } from './msgpack.js';
+import { signatureItem } from './signature-item.js';
 import type { Authorization, KeyId, Metadata, ParentRef, ReadOption, SignatureItem, WriteOption } from './metadata.js';
 
 export const EVENT_FORMAT_VERSION = 1;
@@ -179,23 +180,10 @@ function readWrite(r: MsgReader): WriteOption {
 function readSignature(r: MsgReader): SignatureItem {
   if (r.arrayHeader('signature') !== 3) fail('a signature is not [signer, events, signature]');
   const signer = r.binHex('signer', 32) as KeyId;
-  // Copied: the source may be a log read buffer that is reused; hex ids are made only when asked.
+  // Copied: the source may be a log read buffer that is reused.
   const eventBytes = Buffer.from(r.bin('signed hashes'));
   if (eventBytes.length % 32 !== 0) fail('signed hashes are not a multiple of 32 bytes');
-  const signature = r.bin('signature bytes');
-  let events: EventId[] | undefined;
-  return {
-    signer,
-    eventBytes,
-    signature,
-    get events(): EventId[] {
-      if (!events) {
-        events = [];
-        for (let i = 0; i < eventBytes.length; i += 32) events.push(eventBytes.toString('hex', i, i + 32) as EventId);
-      }
-      return events;
-    },
-  };
+  return signatureItem(signer, eventBytes, r.bin('signature bytes'));
 }
 
 function readItems(r: MsgReader): Metadata {

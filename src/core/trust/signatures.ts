@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { type PublicSignKey, signKeyHash, toHex, verify } from '../crypto/index.js';
 import type { EventId } from '../event/ids.js';
 import type { KeyId, Metadata, SignatureItem } from '../event/metadata.js';
+export { signatureItem } from '../event/signature-item.js';
 import { TrustError } from '../errors.js';
 
 /** What a signature signs: the hash of the concatenated ids of the events it covers. */
@@ -13,8 +14,13 @@ export function signedMessage(events: readonly EventId[]): Uint8Array {
   return h.digest();
 }
 
+/** What a signature signs, from the ids as bytes. */
+export function signedMessageOfBytes(eventBytes: Uint8Array): Uint8Array {
+  return createHash('sha256').update('ate/signature').update(eventBytes).digest();
+}
+
 function signedMessageOf(sig: SignatureItem): Uint8Array {
-  return sig.eventBytes ? createHash('sha256').update('ate/signature').update(sig.eventBytes).digest() : signedMessage(sig.events);
+  return sig.eventBytes ? signedMessageOfBytes(sig.eventBytes) : signedMessage(sig.events);
 }
 
 /** The ids a proof's signatures cover, as 32-byte views (no hex strings). */

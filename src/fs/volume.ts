@@ -1,0 +1,1330 @@
+// The filesystem's logic, independent of FUSE: path resolution over cached directories, inodes,
+// open files with their write buffers, and the transactions that put all of it in the chain.
+//
+// Consistency rules:
+// - Every change to the chain goes through `lock` (one transaction at a time): namespace
+//   operations compute their changes, commit them, then apply them to the caches in `ok` hooks;
+//   so the caches and the chain agree whenever the lock is free.
+// - File data is written to memory first (per-inode dirty chunks, shared by every handle of the
+//   inode, so reads see it) and committed on flush, fsync, release, a timer and a size bound.
+//   Any transaction that writes an inode also writes its dirty chunks, so a stored size never
+//   runs ahead of stored data.
+import { randomInt } from 'node:crypto';
+import { statfs as statfsAsync } from 'node:fs/promises';
+import { freemem, totalmem } from 'node:os';
+import {
+  type AteSession,
+  type Chain,
+  type ChainConfig,
+  type CollectionId,
+  Dio,
+  MissingReadKeyError,
+  type PrimaryKey,
+  type ReaderKey,
+} from '../core/index.js';
+import {
+  E2BIG,
+  EBADF,
+  EBUSY,
+  EEXIST,
+  EFBIG,
+  EINVAL,
+  EISDIR,
+  ENAMETOOLONG,
+  ENODATA,
+  ENOENT,
+  ENOTDIR,
+  ENOTEMPTY,
+  EOPNOTSUPP,
+  EPERM,
+  ERANGE,
+  EROFS,
+  fail,
+} from './errno.js';
+import {
+  ANCHOR_KEY,
+  type AnchorValue,
+  CHUNKS,
+  type ChunkValue,
+  DEFAULT_CHUNK_SIZE,
+  DENTRIES,
+  type DentryValue,
+  INODES,
+  type InodeValue,
+  ORPHANS,
+  ROOT_INO,
+  S_IFBLK,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  S_IFSOCK,
+  chunkKey,
+  dentryKey,
+  inodeKey,
+  isDir,
+  isLink,
+  isReg,
+} from './model.js';
+import { ByteLru, Mutex } from './util.js';
+
+export const O_ACCMODE = 3;
+export const O_RDONLY = 0;
+export const O_TRUNC = 0o1000;
+export const XATTR_CREATE = 1;
+export const XATTR_REPLACE = 2;
+
+const NAME_MAX = 255;
+const PATH_MAX = 4096;
+const XATTR_NAME_MAX = 255;
+const XATTR_SIZE_MAX = 65536;
+const MAX_FILE_SIZE = 2 ** 50;
+/** Dirty bytes of one file that make a write commit before it returns. */
+const FILE_DIRTY_LIMIT = 8 * 1024 * 1024;
+/** A file with dirty data is committed this long after its first unsaved write. */
+const COMMIT_DELAY_MS = 1000;
+/** Decrypted chunks kept for reads. */
+const CHUNK_CACHE_BYTES = 32 * 1024 * 1024;
+/** fuse-native turns UTIME_NOW and UTIME_OMIT (tv_sec 0, tv_nsec near 2^30) into this many ms. */
+const UTIME_SPECIAL_MS = 1073;
+/** Dentries loaded per batch when a directory is first listed. */
+const DIR_LOAD_BATCH = 512;
+/** libfuse renames a file unlinked while open to this (unless hard_remove), then unlinks it at its last close. */
+const HIDDEN_NAME = /^\.fuse_hidden[0-9a-f]{16}$/;
+
+let generations = 0;
+const nextGen = (): number => ++generations;
+
+export interface Entry {
+  inode: PrimaryKey;
+  ino: number;
+  type: number;
+}
+
+export class FileState {
+  refs = 0;
+  /** Chunk index -> a chunk-sized buffer, zero past the data. */
+  dirty = new Map<number, Buffer>();
+  /** The chunks of a commit under way (still what reads must see). */
+  committing: Map<number, Buffer> | undefined;
+  /** Stored chunks to delete at the next commit (a shrinking truncate). */
+  deletes = new Set<number>();
+  dirtyBytes = 0;
+  /** Size or times changed since the last commit. */
+  metaDirty = false;
+  /** Chunks being read in before a partial write. */
+  readonly pending = new Map<number, Promise<void>>();
+  timer: NodeJS.Timeout | undefined;
+
+  get isDirty(): boolean {
+    return this.dirty.size > 0 || this.deletes.size > 0 || this.metaDirty;
+  }
+}
+
+export class Inode {
+  /** Names cached chunks: a truncate or a remote change takes a new one. */
+  gen = nextGen();
+  dir: Map<string, Entry> | undefined;
+  /** Bumped by every change to the entries, so that a directory load that raced one starts again. */
+  dirGen = 0;
+  file: FileState | undefined;
+  deleted = false;
+
+  constructor(
+    readonly key: PrimaryKey,
+    public v: InodeValue,
+    public collection: CollectionId,
+  ) {}
+}
+
+interface InodeWrite {
+  node: Inode;
+  patch: Partial<InodeValue>;
+  collection?: CollectionId;
+}
+
+/** One transaction: inode writes are gathered (and merged) and staged at commit. */
+class Txn {
+  readonly inodes = new Map<PrimaryKey, InodeWrite>();
+  readonly deletes = new Map<PrimaryKey, Inode>();
+  readonly okHooks: (() => void)[] = [];
+  readonly failHooks: (() => void)[] = [];
+
+  constructor(readonly dio: Dio) {}
+
+  putInode(node: Inode, patch: Partial<InodeValue> = {}, collection?: CollectionId): void {
+    const w = this.inodes.get(node.key);
+    if (w) {
+      Object.assign(w.patch, patch);
+      if (collection !== undefined) w.collection = collection;
+    } else this.inodes.set(node.key, { node, patch: { ...patch }, ...(collection !== undefined ? { collection } : {}) });
+  }
+
+  /** The patch this transaction has for an inode so far (to build on it). */
+  current(node: Inode): InodeValue {
+    return { ...node.v, ...this.inodes.get(node.key)?.patch };
+  }
+
+  deleteInode(node: Inode): void {
+    this.inodes.delete(node.key);
+    this.deletes.set(node.key, node);
+  }
+
+  putDentry(dir: Inode, value: DentryValue): void {
+    this.dio.make(value, { key: dentryKey(dir.key, value.name), parent: { key: dir.key, collection: DENTRIES } }).commit();
+  }
+
+  deleteDentry(dir: Inode, name: string): void {
+    this.dio.delete(dentryKey(dir.key, name));
+  }
+
+  ok(fn: () => void): void {
+    this.okHooks.push(fn);
+  }
+
+  fail(fn: () => void): void {
+    this.failHooks.push(fn);
+  }
+}
+
+export interface VolumeOptions {
+  chain: Chain;
+  session: AteSession;
+  rootReaders: readonly ReaderKey[];
+  uid: number;
+  gid: number;
+  readOnly: boolean;
+  scope: 'local' | 'full';
+  /** Chunk size of a new filesystem (an existing one keeps its own). */
+  chunkSize?: number;
+}
+
+export interface Stat {
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  nlink: number;
+  ino: number;
+  rdev: number;
+  blksize: number;
+  blocks: number;
+  atime: number;
+  mtime: number;
+  ctime: number;
+}
+
+export interface StatFs {
+  bsize: number;
+  frsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+  favail: number;
+  fsid: number;
+  flag: number;
+  namemax: number;
+}
+
+interface Handle {
+  node: Inode;
+  writable: boolean;
+}
+
+export class Volume {
+  readonly chain: Chain;
+  readonly session: AteSession;
+  readonly readOnly: boolean;
+  readonly scope: 'local' | 'full';
+  chunkSize = DEFAULT_CHUNK_SIZE;
+  private readonly uid: number;
+  private readonly gid: number;
+  private readonly lock = new Mutex();
+  private readonly inodes = new Map<PrimaryKey, Inode>();
+  private readonly inodeLoads = new Map<PrimaryKey, Promise<Inode>>();
+  private readonly dirLoads = new Map<PrimaryKey, Promise<Map<string, Entry>>>();
+  private readonly cache = new ByteLru<string, Buffer>(CHUNK_CACHE_BYTES);
+  private readonly chunkLoads = new Map<string, Promise<Buffer | undefined>>();
+  private readonly handles = new Map<number, Handle>();
+  /** Paths libfuse gave to files unlinked while open (see HIDDEN_NAME) -> their inode. */
+  private readonly hidden = new Map<string, PrimaryKey>();
+  private nextFd = 1;
+  private rootNode!: Inode;
+  private stopListening: (() => void) | undefined;
+  /** Reports failures of background commits (the timer). */
+  onBackgroundError: (err: unknown, what: string) => void = () => undefined;
+
+  private constructor(opts: VolumeOptions) {
+    this.chain = opts.chain;
+    this.session = opts.session;
+    this.uid = opts.uid;
+    this.gid = opts.gid;
+    this.readOnly = opts.readOnly;
+    this.scope = opts.scope;
+  }
+
+  /** Opens the filesystem in a chain, creating it on first use, and removes what a crash left. */
+  static async open(opts: VolumeOptions): Promise<Volume> {
+    const vol = new Volume(opts);
+    await vol.init(opts);
+    return vol;
+  }
+
+  get root(): Inode {
+    return this.rootNode;
+  }
+
+  /** Open handles (for tests and the unmount report). */
+  get openHandles(): number {
+    return this.handles.size;
+  }
+
+  private dio(): Dio {
+    return new Dio(this.chain, this.session, 'local');
+  }
+
+  private async init(opts: VolumeOptions): Promise<void> {
+    const { chain } = this;
+    if (!chain.view.objects.has(ANCHOR_KEY)) {
+      if (opts.readOnly) throw new MissingReadKeyError(`chain ${chain.key} holds no atefs filesystem yet; mount it once without read-only to create it`);
+      const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+      if (!Number.isInteger(chunkSize) || chunkSize < 4096 || chunkSize > 16 * 1024 * 1024) {
+        throw new RangeError(`chunk size ${chunkSize} is out of range (4 KiB to 16 MiB)`);
+      }
+      const now = Date.now();
+      const dio = this.dio();
+      const anchor: AnchorValue = { format: 'atefs', version: 1, chunkSize, created: now };
+      dio.store(anchor, { key: ANCHOR_KEY, readers: opts.rootReaders });
+      const root: InodeValue = {
+        ino: ROOT_INO,
+        mode: S_IFDIR | 0o755,
+        uid: this.uid,
+        gid: this.gid,
+        size: 0,
+        nlink: 2,
+        atime: now,
+        mtime: now,
+        ctime: now,
+        btime: now,
+        parent: inodeKey(ROOT_INO),
+      };
+      dio.store(root, { key: inodeKey(ROOT_INO), parent: { key: ANCHOR_KEY, collection: INODES } });
+      // The anchor is the filesystem's one parentless object: allow it even on a chain opened
+      // with disable-new-roots (everything after it has a parent).
+      const config = chain.config;
+      const mutable = chain as unknown as { config: ChainConfig };
+      if (config.disableNewRoots) mutable.config = { ...config, disableNewRoots: false };
+      try {
+        await dio.commit();
+      } finally {
+        mutable.config = config;
+      }
+      await chain.sync();
+    }
+    const anchor = await this.dio()
+      .load<AnchorValue>(ANCHOR_KEY)
+      .catch((err: unknown) => {
+        if (err instanceof MissingReadKeyError) {
+          throw new MissingReadKeyError(`the filesystem in chain ${chain.key} is encrypted for other keys: wrong passcode or key file`, { cause: err });
+        }
+        throw err;
+      });
+    if (anchor.value?.format !== 'atefs') throw new MissingReadKeyError(`chain ${chain.key} holds something other than an atefs filesystem at its root`);
+    this.chunkSize = anchor.value.chunkSize;
+    this.rootNode = await this.inode(inodeKey(ROOT_INO));
+    if (!opts.readOnly) await this.removeOrphans();
+    this.stopListening = chain.onEvent((event, _ordinal, origin) => {
+      if (origin !== 'local') this.invalidate(event.meta.key ?? event.meta.tombstone, event.meta.parent);
+    });
+  }
+
+  /** Files unlinked while open when the last mount ended: nobody can open them any more. */
+  private async removeOrphans(): Promise<void> {
+    const keys = [...this.chain.view.childrenOf(ANCHOR_KEY, ORPHANS)];
+    if (keys.length === 0) return;
+    await this.lock.run(async () => {
+      const dio = this.dio();
+      for (const key of keys) {
+        for (const c of [...this.chain.view.childrenOf(key, CHUNKS)]) dio.delete(c);
+        dio.delete(key);
+      }
+      await dio.commit();
+    });
+  }
+
+  /** Another node changed the chain: drop what the caches hold about it. */
+  private invalidate(key: PrimaryKey | undefined, parent: { key: PrimaryKey; collection: CollectionId } | undefined): void {
+    if (key !== undefined) {
+      const node = this.inodes.get(key);
+      if (node && !node.file && node !== this.rootNode) this.inodes.delete(key);
+      else if (node) {
+        // Open or root: reload its value in the background.
+        void this.dio()
+          .load<InodeValue>(key)
+          .then((d) => {
+            node.v = { ...d.value, size: node.file?.isDirty ? node.v.size : d.value.size };
+            node.gen = nextGen();
+          })
+          .catch(() => undefined);
+      }
+    }
+    if (parent?.collection === DENTRIES) {
+      const dir = this.inodes.get(parent.key);
+      if (dir) {
+        dir.dir = undefined;
+        dir.dirGen++;
+      }
+    } else if (parent?.collection === CHUNKS) {
+      const node = this.inodes.get(parent.key);
+      if (node) node.gen = nextGen();
+    } else if (parent === undefined) {
+      // A tombstone whose parent is unknown now: forget every directory listing.
+      for (const n of this.inodes.values()) {
+        if (n.dir) {
+          n.dir = undefined;
+          n.dirGen++;
+        }
+      }
+    }
+  }
+
+  close(): void {
+    this.stopListening?.();
+    this.stopListening = undefined;
+    for (const n of this.inodes.values()) if (n.file?.timer) clearTimeout(n.file.timer);
+  }
+
+  // ---------------------------------------------------------------- loading
+
+  async inode(key: PrimaryKey): Promise<Inode> {
+    const hit = this.inodes.get(key);
+    if (hit) return hit;
+    let p = this.inodeLoads.get(key);
+    if (!p) {
+      p = (async () => {
+        const dao = await this.dio().load<InodeValue>(key);
+        const again = this.inodes.get(key);
+        if (again) return again;
+        const node = new Inode(key, dao.value, dao.parent?.collection ?? INODES);
+        this.inodes.set(key, node);
+        return node;
+      })();
+      this.inodeLoads.set(key, p);
+      p.then(
+        () => this.inodeLoads.delete(key),
+        () => this.inodeLoads.delete(key),
+      );
+    }
+    return p;
+  }
+
+  async dirMap(node: Inode): Promise<Map<string, Entry>> {
+    if (node.dir) return node.dir;
+    if (!isDir(node.v.mode)) fail(ENOTDIR);
+    let p = this.dirLoads.get(node.key);
+    if (!p) {
+      p = this.loadDir(node);
+      this.dirLoads.set(node.key, p);
+      p.then(
+        () => this.dirLoads.delete(node.key),
+        () => this.dirLoads.delete(node.key),
+      );
+    }
+    return p;
+  }
+
+  private async loadDir(node: Inode): Promise<Map<string, Entry>> {
+    for (;;) {
+      const gen = node.dirGen;
+      const keys = [...this.chain.view.childrenOf(node.key, DENTRIES)];
+      const map = new Map<string, Entry>();
+      const dio = this.dio();
+      for (let i = 0; i < keys.length; i += DIR_LOAD_BATCH) {
+        const daos = await dio.loadMany<DentryValue>(keys.slice(i, i + DIR_LOAD_BATCH));
+        for (const d of daos) map.set(d.value.name, { inode: d.value.inode, ino: d.value.ino, type: d.value.type });
+      }
+      if (node.dir) return node.dir;
+      if (node.dirGen !== gen) continue;
+      node.dir = map;
+      return map;
+    }
+  }
+
+  // ---------------------------------------------------------------- paths
+
+  private static parts(path: string): string[] {
+    if (Buffer.byteLength(path) >= PATH_MAX) fail(ENAMETOOLONG);
+    const parts = path.split('/').filter((p) => p !== '');
+    for (const p of parts) if (Buffer.byteLength(p) > NAME_MAX) fail(ENAMETOOLONG);
+    return parts;
+  }
+
+  async lookup(path: string): Promise<Inode> {
+    const hiddenKey = this.hidden.get(path);
+    if (hiddenKey !== undefined) {
+      const n = this.inodes.get(hiddenKey);
+      if (n && !n.deleted) return n;
+      fail(ENOENT);
+    }
+    let node = this.rootNode;
+    for (const name of Volume.parts(path)) {
+      if (!isDir(node.v.mode)) fail(ENOTDIR);
+      const e = (await this.dirMap(node)).get(name);
+      if (!e) fail(ENOENT);
+      node = await this.inode(e.inode);
+    }
+    return node;
+  }
+
+  /** The directory that holds (or would hold) a path, and the path's last name. */
+  async parentOf(path: string): Promise<{ dir: Inode; name: string; entries: Map<string, Entry> }> {
+    const parts = Volume.parts(path);
+    const name = parts.pop();
+    if (name === undefined) fail(EBUSY); // the root itself
+    let dir = this.rootNode;
+    for (const p of parts) {
+      if (!isDir(dir.v.mode)) fail(ENOTDIR);
+      const e = (await this.dirMap(dir)).get(p);
+      if (!e) fail(ENOENT);
+      dir = await this.inode(e.inode);
+    }
+    if (!isDir(dir.v.mode)) fail(ENOTDIR);
+    return { dir, name, entries: await this.dirMap(dir) };
+  }
+
+  // ---------------------------------------------------------------- transactions
+
+  /** Runs a namespace change: under the lock, committed, then applied to the caches. */
+  private async mutate<T>(fn: (tx: Txn) => Promise<T> | T): Promise<T> {
+    if (this.readOnly) fail(EROFS);
+    const result = await this.lock.run(() => this.transact(fn));
+    if (this.scope === 'full') await this.chain.sync();
+    return result;
+  }
+
+  /** With the lock held. */
+  private async transact<T>(fn: (tx: Txn) => Promise<T> | T): Promise<T> {
+    const tx = new Txn(this.dio());
+    let result: T;
+    try {
+      result = await fn(tx);
+      this.stage(tx);
+    } catch (err) {
+      tx.dio.cancel();
+      throw err;
+    }
+    try {
+      await tx.dio.commit();
+    } catch (err) {
+      tx.dio.cancel();
+      for (const f of tx.failHooks) f();
+      throw err;
+    }
+    for (const f of tx.okHooks) f();
+    return result;
+  }
+
+  private stage(tx: Txn): void {
+    const CS = this.chunkSize;
+    for (const { node, patch, collection } of tx.inodes.values()) {
+      const v: InodeValue = { ...node.v, ...patch };
+      const coll = collection ?? node.collection;
+      tx.dio.make(v, { key: node.key, parent: { key: ANCHOR_KEY, collection: coll } }).commit();
+      tx.ok(() => {
+        Object.assign(node.v, patch);
+        node.collection = coll;
+      });
+      const file = node.file;
+      if (!file?.isDirty) continue;
+      for (const i of file.deletes) tx.dio.delete(chunkKey(node.key, i));
+      const staged = new Map<number, Buffer>();
+      for (const [i, buf] of file.dirty) {
+        const len = Math.min(CS, v.size - i * CS);
+        if (len <= 0) continue;
+        const d = buf.subarray(0, len);
+        staged.set(i, d);
+        const value: ChunkValue = { i, d };
+        tx.dio.make(value, { key: chunkKey(node.key, i), parent: { key: node.key, collection: CHUNKS } }).commit();
+      }
+      const snapshot = file.dirty;
+      const deletes = file.deletes;
+      const gen = node.gen;
+      file.committing = snapshot;
+      file.dirty = new Map();
+      file.deletes = new Set();
+      file.dirtyBytes = 0;
+      file.metaDirty = false;
+      if (file.timer) {
+        clearTimeout(file.timer);
+        file.timer = undefined;
+      }
+      tx.ok(() => {
+        if (file.committing === snapshot) file.committing = undefined;
+        if (node.gen !== gen) return;
+        for (const [i, d] of staged) {
+          const ck = `${gen}:${i}`;
+          this.chunkLoads.delete(ck);
+          if (!file.dirty.has(i)) this.cache.set(ck, d);
+        }
+      });
+      tx.fail(() => {
+        if (file.committing === snapshot) file.committing = undefined;
+        for (const [i, b] of snapshot) {
+          if (!file.dirty.has(i)) {
+            file.dirty.set(i, b);
+            file.dirtyBytes += b.length;
+          }
+        }
+        for (const i of deletes) if (!file.dirty.has(i)) file.deletes.add(i);
+        file.metaDirty = true;
+      });
+    }
+    for (const node of tx.deletes.values()) {
+      for (const c of [...this.chain.view.childrenOf(node.key, CHUNKS)]) tx.dio.delete(c);
+      tx.dio.delete(node.key);
+      tx.ok(() => {
+        node.deleted = true;
+        if (node.file?.timer) clearTimeout(node.file.timer);
+        node.file = undefined;
+        node.dir = undefined;
+        node.gen = nextGen();
+        this.inodes.delete(node.key);
+        for (const [p, k] of this.hidden) if (k === node.key) this.hidden.delete(p);
+      });
+    }
+  }
+
+  /** Commits a file's dirty data and size (nothing if clean); durable with `durable` or scope full. */
+  async commitFile(node: Inode, durable = false): Promise<void> {
+    const file = node.file;
+    if (file?.isDirty && !node.deleted && !this.readOnly) {
+      await this.lock.run(() =>
+        file.isDirty && !node.deleted
+          ? this.transact((tx) => {
+              tx.putInode(node);
+            })
+          : undefined,
+      );
+    }
+    if (durable || this.scope === 'full') await this.chain.sync();
+  }
+
+  /** Commits every open file, then makes the chain durable. */
+  async flushAll(): Promise<void> {
+    const errors: unknown[] = [];
+    for (const node of [...this.inodes.values()]) {
+      if (node.file?.isDirty) await this.commitFile(node).catch((e: unknown) => errors.push(e));
+    }
+    await this.chain.sync();
+    if (errors.length > 0) throw errors[0];
+  }
+
+  // ---------------------------------------------------------------- attributes
+
+  stat(node: Inode): Stat {
+    const v = node.v;
+    const CS = this.chunkSize;
+    let size = v.size;
+    let blocks = 0;
+    if (isDir(v.mode)) size = 4096;
+    if (isReg(v.mode)) {
+      // Stored chunks (holes take no space); dirty chunks count as stored, at worst once too many.
+      const chunks = this.chain.view.childrenOf(node.key, CHUNKS).size + (node.file?.dirty.size ?? 0);
+      blocks = Math.ceil(Math.min(v.size, chunks * CS) / 512);
+    } else blocks = Math.ceil(size / 512);
+    return {
+      mode: v.mode,
+      uid: v.uid,
+      gid: v.gid,
+      size,
+      nlink: v.nlink,
+      ino: v.ino,
+      rdev: v.rdev ?? 0,
+      blksize: 131072,
+      blocks,
+      atime: v.atime,
+      mtime: v.mtime,
+      ctime: v.ctime,
+    };
+  }
+
+  async getattr(path: string): Promise<Stat> {
+    return this.stat(await this.lookup(path));
+  }
+
+  async fgetattr(fd: number): Promise<Stat> {
+    return this.stat(this.handle(fd).node);
+  }
+
+  async access(path: string, mode: number): Promise<void> {
+    await this.lookup(path);
+    if (mode & 2 && this.readOnly) fail(EROFS);
+  }
+
+  async statfs(): Promise<StatFs> {
+    const bsize = 4096;
+    let blocks: number;
+    let bfree: number;
+    let bavail: number;
+    const logPath = this.chain.config.logPath;
+    if (logPath !== undefined && !this.chain.config.temporal) {
+      const s = await statfsAsync(logPath);
+      blocks = Math.floor((s.blocks * s.bsize) / bsize);
+      bfree = Math.floor((s.bfree * s.bsize) / bsize);
+      bavail = Math.floor((s.bavail * s.bsize) / bsize);
+    } else {
+      blocks = Math.floor(totalmem() / bsize);
+      bfree = bavail = Math.floor(freemem() / bsize);
+    }
+    const cap = 0xffffffff;
+    const files = 0x7fffffff;
+    const ffree = Math.max(0, files - this.chain.view.objects.size);
+    return {
+      bsize,
+      frsize: bsize,
+      blocks: Math.min(blocks, cap),
+      bfree: Math.min(bfree, cap),
+      bavail: Math.min(bavail, cap),
+      files,
+      ffree,
+      favail: ffree,
+      fsid: 0,
+      flag: 0,
+      namemax: NAME_MAX,
+    };
+  }
+
+  // ---------------------------------------------------------------- directories
+
+  async readdir(path: string): Promise<{ names: string[]; stats: { ino: number; mode: number }[] }> {
+    const node = await this.lookup(path);
+    if (!isDir(node.v.mode)) fail(ENOTDIR);
+    const entries = await this.dirMap(node);
+    const parent = node.v.parent !== undefined ? this.inodes.get(node.v.parent) : undefined;
+    const names = ['.', '..'];
+    const stats = [
+      { ino: node.v.ino, mode: S_IFDIR },
+      { ino: parent?.v.ino ?? node.v.ino, mode: S_IFDIR },
+    ];
+    for (const [name, e] of entries) {
+      names.push(name);
+      stats.push({ ino: e.ino, mode: e.type });
+    }
+    return { names, stats };
+  }
+
+  private allocIno(): number {
+    for (;;) {
+      const ino = randomInt(2, 0xffffffff);
+      if (!this.chain.view.objects.has(inodeKey(ino))) return ino;
+    }
+  }
+
+  /** Creates an inode and its entry; returns the new inode. */
+  private async createNode(path: string, mode: number, extra: Partial<InodeValue> = {}): Promise<Inode> {
+    return this.mutate(async (tx) => {
+      const { dir, name, entries } = await this.parentOf(path);
+      if (entries.has(name)) fail(EEXIST);
+      const now = Date.now();
+      const ino = this.allocIno();
+      const key = inodeKey(ino);
+      const dirMode = isDir(mode);
+      const v: InodeValue = {
+        ino,
+        mode,
+        uid: this.uid,
+        gid: this.gid,
+        size: 0,
+        nlink: dirMode ? 2 : 1,
+        atime: now,
+        mtime: now,
+        ctime: now,
+        btime: now,
+        ...extra,
+        ...(dirMode ? { parent: dir.key } : {}),
+      };
+      tx.dio.make(v, { key, parent: { key: ANCHOR_KEY, collection: INODES } }).commit();
+      const entry: Entry = { inode: key, ino, type: mode & S_IFMT };
+      tx.putDentry(dir, { name, ...entry });
+      const d = tx.current(dir);
+      tx.putInode(dir, { mtime: now, ctime: now, ...(dirMode ? { nlink: d.nlink + 1 } : {}) });
+      const node = new Inode(key, v, INODES);
+      if (dirMode) node.dir = new Map();
+      tx.ok(() => {
+        this.inodes.set(key, node);
+        entries.set(name, entry);
+        dir.dirGen++;
+      });
+      return node;
+    });
+  }
+
+  async mkdir(path: string, mode: number): Promise<void> {
+    await this.createNode(path, S_IFDIR | (mode & 0o7777));
+  }
+
+  async mknod(path: string, mode: number, rdev: number): Promise<void> {
+    const type = mode & S_IFMT || S_IFREG;
+    if (type === S_IFDIR) fail(EPERM);
+    if (![S_IFREG, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK].includes(type)) fail(EINVAL);
+    const dev = type === S_IFCHR || type === S_IFBLK ? { rdev } : {};
+    await this.createNode(path, type | (mode & 0o7777), dev);
+  }
+
+  async symlink(target: string, path: string): Promise<void> {
+    if (Buffer.byteLength(target) >= PATH_MAX) fail(ENAMETOOLONG);
+    await this.createNode(path, S_IFLNK | 0o777, { target, size: Buffer.byteLength(target) });
+  }
+
+  async readlink(path: string): Promise<string> {
+    const node = await this.lookup(path);
+    if (!isLink(node.v.mode)) fail(EINVAL);
+    return node.v.target ?? '';
+  }
+
+  /** One link less: the inode is rewritten, kept as an orphan while open, or deleted. */
+  private dropLink(tx: Txn, node: Inode, now: number): void {
+    const nlink = tx.current(node).nlink - 1;
+    if (nlink > 0) tx.putInode(node, { nlink, ctime: now });
+    else if (node.file && node.file.refs > 0) tx.putInode(node, { nlink: 0, ctime: now }, ORPHANS);
+    else tx.deleteInode(node);
+  }
+
+  async unlink(path: string): Promise<void> {
+    if (this.hidden.has(path)) {
+      // libfuse removing the name it gave a file unlinked while open: its last release already did the work.
+      this.hidden.delete(path);
+      return;
+    }
+    await this.mutate(async (tx) => {
+      const { dir, name, entries } = await this.parentOf(path);
+      const e = entries.get(name);
+      if (!e) fail(ENOENT);
+      const node = await this.inode(e.inode);
+      if (isDir(node.v.mode)) fail(EISDIR);
+      const now = Date.now();
+      tx.deleteDentry(dir, name);
+      tx.putInode(dir, { mtime: now, ctime: now });
+      this.dropLink(tx, node, now);
+      tx.ok(() => {
+        entries.delete(name);
+        dir.dirGen++;
+      });
+    });
+  }
+
+  async rmdir(path: string): Promise<void> {
+    await this.mutate(async (tx) => {
+      const { dir, name, entries } = await this.parentOf(path);
+      const e = entries.get(name);
+      if (!e) fail(ENOENT);
+      const node = await this.inode(e.inode);
+      if (!isDir(node.v.mode)) fail(ENOTDIR);
+      if (this.chain.view.childrenOf(node.key, DENTRIES).size > 0) fail(ENOTEMPTY);
+      // A file unlinked while open still lives here under libfuse's hidden name; libfuse would
+      // lose its path and fuse-native would get a NULL path at its release.
+      const prefix = `${path.replace(/\/+$/, '')}/`;
+      for (const p of this.hidden.keys()) if (p.startsWith(prefix)) fail(EBUSY);
+      const now = Date.now();
+      tx.deleteDentry(dir, name);
+      tx.deleteInode(node);
+      tx.putInode(dir, { mtime: now, ctime: now, nlink: tx.current(dir).nlink - 1 });
+      tx.ok(() => {
+        entries.delete(name);
+        dir.dirGen++;
+      });
+    });
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    await this.mutate(async (tx) => {
+      const src = await this.parentOf(from);
+      const dst = await this.parentOf(to);
+      const se = src.entries.get(src.name);
+      if (!se) fail(ENOENT);
+      const node = await this.inode(se.inode);
+      const de = dst.entries.get(dst.name);
+      const now = Date.now();
+      const moving = isDir(node.v.mode);
+
+      if (!de && !moving && HIDDEN_NAME.test(dst.name) && node.file && node.file.refs > 0) {
+        // libfuse hides a file unlinked (or renamed over) while open: an unlink that keeps the
+        // inode, reachable by this path only, until its last release.
+        tx.deleteDentry(src.dir, src.name);
+        tx.putInode(src.dir, { mtime: now, ctime: now });
+        this.dropLink(tx, node, now);
+        tx.ok(() => {
+          src.entries.delete(src.name);
+          src.dir.dirGen++;
+          this.hidden.set(to, node.key);
+        });
+        return;
+      }
+      if (de && de.inode === se.inode) return; // the same file: nothing to do
+      if (moving) {
+        // Not into itself or its own subtree.
+        for (let d: Inode | undefined = dst.dir; d; ) {
+          if (d.key === node.key) fail(EINVAL);
+          if (d === this.rootNode || d.v.parent === undefined) break;
+          d = await this.inode(d.v.parent);
+        }
+      }
+      let target: Inode | undefined;
+      if (de) {
+        target = await this.inode(de.inode);
+        if (moving && !isDir(target.v.mode)) fail(ENOTDIR);
+        if (!moving && isDir(target.v.mode)) fail(EISDIR);
+        if (moving && this.chain.view.childrenOf(target.key, DENTRIES).size > 0) fail(ENOTEMPTY);
+      }
+      const entry: Entry = { inode: node.key, ino: node.v.ino, type: node.v.mode & S_IFMT };
+      tx.deleteDentry(src.dir, src.name);
+      tx.putDentry(dst.dir, { name: dst.name, ...entry });
+      if (target) {
+        if (isDir(target.v.mode)) tx.deleteInode(target);
+        else this.dropLink(tx, target, now);
+      }
+      tx.putInode(node, { ctime: now, ...(moving ? { parent: dst.dir.key } : {}) });
+      let srcLinks = 0;
+      let dstLinks = 0;
+      if (moving && src.dir !== dst.dir) {
+        srcLinks--;
+        dstLinks++;
+      }
+      if (target && isDir(target.v.mode)) dstLinks--;
+      tx.putInode(src.dir, { mtime: now, ctime: now, nlink: tx.current(src.dir).nlink + srcLinks });
+      tx.putInode(dst.dir, { mtime: now, ctime: now, nlink: tx.current(dst.dir).nlink + dstLinks });
+      tx.ok(() => {
+        src.entries.delete(src.name);
+        dst.entries.set(dst.name, entry);
+        src.dir.dirGen++;
+        dst.dir.dirGen++;
+        if (moving) {
+          const prefix = from.endsWith('/') ? from : `${from}/`;
+          for (const [p, k] of [...this.hidden]) {
+            if (p.startsWith(prefix)) {
+              this.hidden.delete(p);
+              this.hidden.set(`${to.replace(/\/$/, '')}/${p.slice(prefix.length)}`, k);
+            }
+          }
+        }
+      });
+    });
+  }
+
+  async link(from: string, to: string): Promise<void> {
+    await this.mutate(async (tx) => {
+      if (this.hidden.has(from)) fail(ENOENT);
+      const node = await this.lookup(from);
+      if (isDir(node.v.mode)) fail(EPERM);
+      if (node.v.nlink === 0) fail(ENOENT);
+      const { dir, name, entries } = await this.parentOf(to);
+      if (entries.has(name)) fail(EEXIST);
+      const now = Date.now();
+      const entry: Entry = { inode: node.key, ino: node.v.ino, type: node.v.mode & S_IFMT };
+      tx.putDentry(dir, { name, ...entry });
+      tx.putInode(node, { nlink: tx.current(node).nlink + 1, ctime: now });
+      tx.putInode(dir, { mtime: now, ctime: now });
+      tx.ok(() => {
+        entries.set(name, entry);
+        dir.dirGen++;
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------- attributes (changes)
+
+  private async patch(path: string, fn: (node: Inode, now: number) => Partial<InodeValue>): Promise<void> {
+    await this.mutate(async (tx) => {
+      const node = await this.lookup(path);
+      tx.putInode(node, fn(node, Date.now()));
+    });
+  }
+
+  async chmod(path: string, mode: number): Promise<void> {
+    await this.patch(path, (node, now) => ({ mode: (node.v.mode & S_IFMT) | (mode & 0o7777), ctime: now }));
+  }
+
+  async chown(path: string, uid: number, gid: number): Promise<void> {
+    const keep = (n: number): boolean => n === -1 || n === 0xffffffff;
+    await this.patch(path, (node, now) => ({
+      ...(keep(uid) ? {} : { uid }),
+      ...(keep(gid) ? {} : { gid }),
+      ctime: now,
+    }));
+  }
+
+  /**
+   * Times in ms. fuse-native turns UTIME_NOW and UTIME_OMIT into the same 1073 ms (AteFuse
+   * recovers the mtime fuse-native 2.2.6 drops). A special value alone keeps that time; both
+   * special means "now". Linux also sets ctime. Note: libfuse 2.9's high-level API calls this
+   * only when both times are set; a change of one time alone (touch -m, tar x) never arrives.
+   */
+  async utimens(path: string, atime: number, mtime: number): Promise<void> {
+    await this.patch(path, (node, now) => {
+      const sa = atime === UTIME_SPECIAL_MS;
+      const sm = mtime === UTIME_SPECIAL_MS;
+      if (sa && sm) return { atime: now, mtime: now, ctime: now };
+      return { atime: sa ? node.v.atime : atime, mtime: sm ? node.v.mtime : mtime, ctime: now };
+    });
+  }
+
+  // ---------------------------------------------------------------- xattrs
+
+  private static checkXattrName(name: string): void {
+    if (name.length === 0) fail(EINVAL);
+    if (Buffer.byteLength(name) > XATTR_NAME_MAX) fail(ERANGE);
+    // No POSIX ACLs: the kernel would not enforce them (no FUSE_POSIX_ACL in libfuse2).
+    if (name.startsWith('system.')) fail(EOPNOTSUPP);
+  }
+
+  async getxattr(path: string, name: string): Promise<Buffer> {
+    const node = await this.lookup(path);
+    if (name.startsWith('system.')) fail(ENODATA);
+    const hit = node.v.xattrs?.find(([n]) => n === name);
+    if (!hit) fail(ENODATA);
+    return Buffer.from(hit[1]);
+  }
+
+  async listxattr(path: string): Promise<string[]> {
+    const node = await this.lookup(path);
+    return (node.v.xattrs ?? []).map(([n]) => n);
+  }
+
+  async setxattr(path: string, name: string, value: Buffer, flags: number): Promise<void> {
+    Volume.checkXattrName(name);
+    if (value.length > XATTR_SIZE_MAX) fail(E2BIG);
+    const copy = Uint8Array.from(value);
+    await this.mutate(async (tx) => {
+      const node = await this.lookup(path);
+      const list = tx.current(node).xattrs ?? [];
+      const exists = list.some(([n]) => n === name);
+      if (flags & XATTR_CREATE && exists) fail(EEXIST);
+      if (flags & XATTR_REPLACE && !exists) fail(ENODATA);
+      const xattrs: [string, Uint8Array][] = [...list.filter(([n]) => n !== name), [name, copy]];
+      tx.putInode(node, { xattrs, ctime: Date.now() });
+    });
+  }
+
+  async removexattr(path: string, name: string): Promise<void> {
+    Volume.checkXattrName(name);
+    await this.mutate(async (tx) => {
+      const node = await this.lookup(path);
+      const list = tx.current(node).xattrs ?? [];
+      if (!list.some(([n]) => n === name)) fail(ENODATA);
+      tx.putInode(node, { xattrs: list.filter(([n]) => n !== name), ctime: Date.now() });
+    });
+  }
+
+  // ---------------------------------------------------------------- open files
+
+  private handle(fd: number): Handle {
+    const h = this.handles.get(fd);
+    if (!h) fail(EBADF);
+    return h;
+  }
+
+  private attach(node: Inode, writable: boolean): number {
+    const file = (node.file ??= new FileState());
+    file.refs++;
+    let fd = this.nextFd;
+    while (this.handles.has(fd)) fd = fd >= 0x7ffffff0 ? 1 : fd + 1;
+    this.nextFd = fd >= 0x7ffffff0 ? 1 : fd + 1;
+    this.handles.set(fd, { node, writable });
+    return fd;
+  }
+
+  async open(path: string, flags: number): Promise<number> {
+    const node = await this.lookup(path);
+    const writable = (flags & O_ACCMODE) !== O_RDONLY;
+    if (isDir(node.v.mode) && writable) fail(EISDIR);
+    if (writable && this.readOnly) fail(EROFS);
+    const fd = this.attach(node, writable);
+    if (flags & O_TRUNC && writable && isReg(node.v.mode) && node.v.size > 0) {
+      try {
+        await this.truncateNode(node, 0);
+      } catch (err) {
+        await this.release(fd).catch(() => undefined);
+        throw err;
+      }
+    }
+    return fd;
+  }
+
+  async create(path: string, mode: number): Promise<number> {
+    const node = await this.createNode(path, S_IFREG | (mode & 0o7777));
+    return this.attach(node, true);
+  }
+
+  async release(fd: number): Promise<void> {
+    const h = this.handles.get(fd);
+    if (!h) return;
+    this.handles.delete(fd);
+    const { node } = h;
+    const file = node.file;
+    if (!file) return;
+    file.refs--;
+    let failure: unknown;
+    try {
+      await this.commitFile(node);
+    } catch (err) {
+      failure = err;
+    }
+    if (file.refs === 0 && node.file === file && !node.deleted) {
+      if (node.collection === ORPHANS && node.v.nlink === 0) {
+        await this.mutate((tx) => {
+          if (!node.deleted && file.refs === 0) tx.deleteInode(node);
+        });
+      } else if (!file.isDirty && file.pending.size === 0) {
+        if (file.timer) clearTimeout(file.timer);
+        node.file = undefined;
+      }
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  async flush(fd: number): Promise<void> {
+    await this.commitFile(this.handle(fd).node);
+  }
+
+  async fsync(fd: number): Promise<void> {
+    await this.commitFile(this.handle(fd).node, true);
+  }
+
+  async fsyncdir(): Promise<void> {
+    await this.chain.sync();
+  }
+
+  /** The bytes of a chunk as far as they are known (dirty, committing, cached or stored), or undefined for a hole. */
+  private chunkData(node: Inode, i: number): Buffer | undefined | Promise<Buffer | undefined> {
+    const f = node.file;
+    if (f) {
+      const d = f.dirty.get(i) ?? f.committing?.get(i);
+      if (d) return d;
+      if (f.deletes.has(i)) return undefined;
+    }
+    const ck = `${node.gen}:${i}`;
+    const hit = this.cache.get(ck);
+    if (hit) return hit;
+    const inflight = this.chunkLoads.get(ck);
+    if (inflight) return inflight;
+    const key = chunkKey(node.key, i);
+    if (!this.chain.view.objects.has(key)) return undefined;
+    const p: Promise<Buffer | undefined> = this.dio()
+      .load<ChunkValue>(key)
+      .then(
+        (dao) => {
+          const d = dao.value.d;
+          const buf = Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+          if (this.chunkLoads.get(ck) === p) {
+            this.chunkLoads.delete(ck);
+            this.cache.set(ck, buf);
+          }
+          return buf;
+        },
+        (err: unknown) => {
+          if (this.chunkLoads.get(ck) === p) this.chunkLoads.delete(ck);
+          throw err;
+        },
+      );
+    this.chunkLoads.set(ck, p);
+    return p;
+  }
+
+  async read(fd: number, buf: Buffer, len: number, pos: number): Promise<number> {
+    const { node } = this.handle(fd);
+    return this.readNode(node, buf, len, pos);
+  }
+
+  async readNode(node: Inode, buf: Buffer, len: number, pos: number): Promise<number> {
+    if (isDir(node.v.mode)) fail(EISDIR);
+    const CS = this.chunkSize;
+    const size = node.v.size;
+    if (pos >= size || len <= 0) return 0;
+    const end = Math.min(pos + len, size);
+    let done = 0;
+    let last = -1;
+    while (pos + done < end) {
+      const off = pos + done;
+      const i = Math.floor(off / CS);
+      const within = off - i * CS;
+      const n = Math.min(CS - within, end - off);
+      let data = this.chunkData(node, i);
+      if (data instanceof Promise) data = await data;
+      let copied = 0;
+      if (data && within < data.length) copied = data.copy(buf, done, within, Math.min(within + n, data.length));
+      if (copied < n) buf.fill(0, done + copied, done + n);
+      done += n;
+      last = i;
+    }
+    // Read ahead: decrypt the next chunk while the kernel handles this one.
+    if (last >= 0 && (last + 1) * CS < node.v.size && pos + done >= (last + 1) * CS - 2 * 131072) {
+      const next = this.chunkData(node, last + 1);
+      if (next instanceof Promise) next.catch(() => undefined);
+    }
+    return done;
+  }
+
+  private setDirty(file: FileState, i: number, b: Buffer): void {
+    file.dirty.set(i, b);
+    file.dirtyBytes += b.length;
+    file.deletes.delete(i);
+  }
+
+  /** The dirty buffer of a chunk, read in first unless the write covers it whole. */
+  private async chunkForWrite(node: Inode, file: FileState, i: number, whole: boolean): Promise<Buffer> {
+    const CS = this.chunkSize;
+    for (;;) {
+      const have = file.dirty.get(i);
+      if (have) return have;
+      const pending = file.pending.get(i);
+      if (pending) {
+        await pending;
+        continue;
+      }
+      if (whole) {
+        // Every byte is about to be written.
+        const b = Buffer.allocUnsafe(CS);
+        this.setDirty(file, i, b);
+        return b;
+      }
+      const gen = node.gen;
+      const p = (async (): Promise<void> => {
+        const base = await this.chunkData(node, i);
+        if (file.dirty.has(i) || node.gen !== gen) return;
+        const b = Buffer.alloc(CS);
+        if (base) base.copy(b, 0, 0, Math.min(base.length, CS));
+        this.setDirty(file, i, b);
+      })();
+      file.pending.set(i, p);
+      try {
+        await p;
+      } finally {
+        if (file.pending.get(i) === p) file.pending.delete(i);
+      }
+    }
+  }
+
+  async write(fd: number, buf: Buffer, len: number, pos: number): Promise<number> {
+    const h = this.handle(fd);
+    if (!h.writable) fail(EBADF);
+    if (this.readOnly) fail(EROFS);
+    const { node } = h;
+    if (!isReg(node.v.mode)) fail(EINVAL);
+    if (pos + len > MAX_FILE_SIZE) fail(EFBIG);
+    const file = (node.file ??= new FileState());
+    const CS = this.chunkSize;
+    let done = 0;
+    while (done < len) {
+      const off = pos + done;
+      const i = Math.floor(off / CS);
+      const within = off - i * CS;
+      const n = Math.min(CS - within, len - done);
+      const chunk = file.dirty.get(i) ?? (await this.chunkForWrite(node, file, i, within === 0 && n === CS));
+      buf.copy(chunk, within, done, done + n);
+      done += n;
+      // The size grows with each piece: a commit that runs while the next piece is read in
+      // must not cut this one off.
+      if (pos + done > node.v.size) node.v.size = pos + done;
+      file.metaDirty = true;
+    }
+    const now = Date.now();
+    node.v.mtime = now;
+    node.v.ctime = now;
+    file.metaDirty = true;
+    this.armTimer(node, file);
+    if (file.dirtyBytes >= FILE_DIRTY_LIMIT) await this.commitFile(node);
+    return len;
+  }
+
+  private armTimer(node: Inode, file: FileState): void {
+    if (file.timer) return;
+    file.timer = setTimeout(() => {
+      file.timer = undefined;
+      this.commitFile(node).catch((err: unknown) => this.onBackgroundError(err, `inode ${node.v.ino}`));
+    }, COMMIT_DELAY_MS);
+    file.timer.unref();
+  }
+
+  async truncate(path: string, size: number): Promise<void> {
+    await this.truncateNode(await this.lookup(path), size);
+  }
+
+  async ftruncate(fd: number, size: number): Promise<void> {
+    const h = this.handle(fd);
+    if (!h.writable) fail(EINVAL);
+    await this.truncateNode(h.node, size);
+  }
+
+  async truncateNode(node: Inode, size: number): Promise<void> {
+    if (isDir(node.v.mode)) fail(EISDIR);
+    if (!isReg(node.v.mode)) fail(EINVAL);
+    if (size < 0) fail(EINVAL);
+    if (size > MAX_FILE_SIZE) fail(EFBIG);
+    if (this.readOnly) fail(EROFS);
+    const CS = this.chunkSize;
+    const temporary = !node.file;
+    const file = (node.file ??= new FileState());
+    try {
+      await this.lock.run(async () => {
+        if (node.deleted) fail(ENOENT);
+        const old = node.v.size;
+        if (size < old) {
+          const keep = Math.ceil(size / CS);
+          const tail = size % CS;
+          if (tail !== 0) {
+            // The new last chunk: its bytes past the end become zeros (stored ones are rewritten).
+            const last = keep - 1;
+            const data = await this.chunkData(node, last);
+            if (data && data.length > tail) {
+              const chunk = file.dirty.get(last) ?? (await this.chunkForWrite(node, file, last, false));
+              chunk.fill(0, tail);
+            }
+          }
+          for (const i of [...file.dirty.keys()]) {
+            if (i >= keep) {
+              file.dirtyBytes -= file.dirty.get(i)!.length;
+              file.dirty.delete(i);
+            }
+          }
+          for (const i of await this.storedChunksFrom(node, keep, Math.ceil(old / CS))) file.deletes.add(i);
+          // Cached chunks may hold bytes past the new end: start a new cache generation,
+          // keeping the last chunk's trimmed copy dirty.
+          node.gen = nextGen();
+        }
+        const now = Date.now();
+        node.v.size = size;
+        node.v.mtime = now;
+        node.v.ctime = now;
+        file.metaDirty = true;
+        await this.transact((tx) => {
+          tx.putInode(node);
+        });
+      });
+      if (this.scope === 'full') await this.chain.sync();
+    } finally {
+      if (temporary && node.file === file && file.refs === 0 && !file.isDirty) node.file = undefined;
+    }
+  }
+
+  /** Indices >= from of the stored chunks of a file whose old chunk count was `to`. */
+  private async storedChunksFrom(node: Inode, from: number, to: number): Promise<number[]> {
+    const children = this.chain.view.childrenOf(node.key, CHUNKS);
+    if (children.size === 0 || to <= from) return [];
+    const out: number[] = [];
+    if (to - from <= 4 * children.size + 1024) {
+      for (let i = from; i < to; i++) if (children.has(chunkKey(node.key, i))) out.push(i);
+      return out;
+    }
+    // A huge sparse range: read the indices of the chunks that exist instead.
+    const dio = this.dio();
+    for (const k of [...children]) {
+      const dao = await dio.load<ChunkValue>(k);
+      if (dao.value.i >= from) out.push(dao.value.i);
+    }
+    return out;
+  }
+}
