@@ -15,7 +15,6 @@ import { freemem, totalmem } from 'node:os';
 import {
   type AteSession,
   type Chain,
-  type ChainConfig,
   type CollectionId,
   Dio,
   MissingReadKeyError,
@@ -313,18 +312,11 @@ export class Volume {
         parent: inodeKey(ROOT_INO),
       };
       dio.store(root, { key: inodeKey(ROOT_INO), parent: { key: ANCHOR_KEY, collection: INODES } });
-      // The anchor is the filesystem's one parentless object: allow it even on a chain opened
-      // with disable-new-roots (everything after it has a parent).
-      const config = chain.config;
-      const mutable = chain as unknown as { config: ChainConfig };
-      if (config.disableNewRoots) mutable.config = { ...config, disableNewRoots: false };
-      try {
-        await dio.commit();
-      } finally {
-        mutable.config = config;
-      }
+      await dio.commit();
       await chain.sync();
     }
+    // The anchor is the filesystem's one parentless object; from here on everything has a parent.
+    chain.disableNewRoots();
     const anchor = await this.dio()
       .load<AnchorValue>(ANCHOR_KEY)
       .catch((err: unknown) => {
@@ -502,7 +494,7 @@ export class Volume {
   private async mutate<T>(fn: (tx: Txn) => Promise<T> | T): Promise<T> {
     if (this.readOnly) fail(EROFS);
     const result = await this.lock.run(() => this.transact(fn));
-    if (this.scope === 'full') await this.chain.sync();
+    if (this.scope === 'full') await this.chain.flush(true);
     return result;
   }
 
@@ -610,7 +602,8 @@ export class Volume {
           : undefined,
       );
     }
-    if (durable || this.scope === 'full') await this.chain.sync();
+    // Durable once fdatasync'ed and sealed; the signature follows (a crash before it is repaired on open).
+    if (durable || this.scope === 'full') await this.chain.flush(true);
   }
 
   /** Commits every open file, then makes the chain durable. */
@@ -1095,7 +1088,7 @@ export class Volume {
   }
 
   async fsyncdir(): Promise<void> {
-    await this.chain.sync();
+    await this.chain.flush(true);
   }
 
   /** The bytes of a chunk as far as they are known (dirty, committing, cached or stored), or undefined for a hole. */
@@ -1304,7 +1297,7 @@ export class Volume {
           tx.putInode(node);
         });
       });
-      if (this.scope === 'full') await this.chain.sync();
+      if (this.scope === 'full') await this.chain.flush(true);
     } finally {
       if (temporary && node.file === file && file.refs === 0 && !file.isDirty) node.file = undefined;
     }

@@ -64,7 +64,7 @@ export interface Fixture {
 
 export async function openChain(logPath: string, keys: Keys): Promise<{ builder: ChainBuilder; chain: Chain; session: AteSession }> {
   const session = userSession({ readKeys: [keys.vault], writeKeys: [keys.writer] });
-  const builder = new ChainBuilder({ logPath }).addRootPublicKey(publicSignKey(keys.writer)).setSession(session).disableNewRoots();
+  const builder = new ChainBuilder({ logPath }).addRootPublicKey(publicSignKey(keys.writer)).setSession(session);
   const chain = await builder.open('vault');
   return { builder, chain, session };
 }

@@ -137,8 +137,7 @@ export function vaultChainBuilder(
   })
     .configuredFor(plan.configuredFor)
     .addRootPublicKey(publicSignKey(vault.writeKey))
-    .setSession(vaultSession(vault))
-    .disableNewRoots();
+    .setSession(vaultSession(vault));
 }
 
 /** Mounts the vault of `plan` and serves it until told to stop; the exit code. */

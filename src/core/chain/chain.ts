@@ -103,6 +103,7 @@ export class Chain {
   private readonly cache: LoadCache;
   private readonly signer: GroupSigner;
   private rootWriteAuthority: EffectiveWrite;
+  private rootsDisabled: boolean;
   private readonly warn: (message: string) => void;
   private readonly progress: ((events: number) => void) | undefined;
   private readonly release: (() => Promise<void>) | undefined;
@@ -121,6 +122,7 @@ export class Chain {
     this.indexers = parts.indexers;
     this.defaultSession = parts.session;
     this.treeAuthority = parts.treeAuthority;
+    this.rootsDisabled = parts.config.disableNewRoots;
     this.warn = parts.onWarning ?? ((m) => process.emitWarning(m, 'AteWarning'));
     this.progress = parts.onProgress;
     this.release = parts.release;
@@ -165,6 +167,16 @@ export class Chain {
 
   get rootWrite(): EffectiveWrite {
     return this.rootWriteAuthority;
+  }
+
+  /** Parentless objects are refused (config.disableNewRoots, or disableNewRoots() after creating the root). */
+  get newRootsDisabled(): boolean {
+    return this.rootsDisabled;
+  }
+
+  /** From now on, refuse new parentless objects: create the root first, then call this. */
+  disableNewRoots(): void {
+    this.rootsDisabled = true;
   }
 
   /** Events written here that still wait for their signature. */

@@ -193,7 +193,7 @@ export class Dio {
     // Metadata first; the data of every row is then encrypted per data key in one batch.
     const rows: { meta: MutableMetadata; data: PreparedData }[] = [];
     for (const dao of this.rows.values()) {
-      if (this.chain.config.disableNewRoots && dao.parent === undefined && !this.chain.view.objects.has(dao.key)) {
+      if (this.chain.newRootsDisabled && dao.parent === undefined && !this.chain.view.objects.has(dao.key)) {
         throw new NewRootsDisabledError();
       }
       const meta: MutableMetadata = { key: dao.key, timestamp: now };
