@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import {
   ChainBuilder,
   Conversation,
@@ -22,7 +20,6 @@ import {
   encodeEvent,
   eventIdOf,
   generateReadKeyPair,
-  generateSignKey,
   generateSymmetricKey,
   iterate,
   openFileLog,
@@ -31,28 +28,9 @@ import {
   pushTo,
   signKeyId,
   userSession,
-  type Chain,
 } from '../../../src/core/index.js';
+import { history, owner, ownerSession, stranger, tempDir } from './fixtures.js';
 
-const dirs: string[] = [];
-async function tempDir(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), 'ate-chain-'));
-  dirs.push(d);
-  return d;
-}
-after(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
-
-const owner = generateSignKey('ml-dsa-65', new Uint8Array(32).fill(7));
-const stranger = generateSignKey('ml-dsa-65', new Uint8Array(32).fill(9));
-const ownerSession = userSession({ writeKeys: [owner] });
-
-async function history(chain: Chain): Promise<Uint8Array[]> {
-  const out: Uint8Array[] = [];
-  for await (const e of chain.history()) out.push(e);
-  return out;
-}
 
 test('store then load an object, in memory', async () => {
   const builder = new ChainBuilder();

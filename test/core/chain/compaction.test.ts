@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import {
   ABSTAIN,
   ChainBuilder,
@@ -17,38 +14,18 @@ import {
   daoVec,
   decodeEvent,
   deny,
-  generateSignKey,
   publicSignKey,
   pushTo,
   userSession,
 } from '../../../src/core/index.js';
 import { tally } from '../../../src/core/chain/compaction/voting.js';
+import { history, owner, ownerSession, stranger, strangerSession, tempDir } from './fixtures.js';
 
-const dirs: string[] = [];
-async function tempDir(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), 'ate-compaction-'));
-  dirs.push(d);
-  return d;
-}
-after(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
-
-const owner = generateSignKey('ml-dsa-65', new Uint8Array(32).fill(7));
-const stranger = generateSignKey('ml-dsa-65', new Uint8Array(32).fill(9));
-const ownerSession = userSession({ writeKeys: [owner] });
-const strangerSession = userSession({ writeKeys: [stranger] });
 const PAD = 'x'.repeat(1000);
 
 /** Root key `owner`; a sync tolerance of 0 so that nothing is kept for being recent. */
 function builder(config: Partial<ChainConfig> = {}): ChainBuilder {
   return new ChainBuilder({ syncToleranceMs: 0, ...config }).addRootPublicKey(publicSignKey(owner)).setSession(ownerSession);
-}
-
-async function history(chain: Chain): Promise<Uint8Array[]> {
-  const out: Uint8Array[] = [];
-  for await (const e of chain.history()) out.push(e);
-  return out;
 }
 
 /** How many stored events store or delete `key`. */
