@@ -1,5 +1,4 @@
 // Chain configuration and the profiles of the reference (ConfiguredFor).
-import type { SignAlgorithm } from '../crypto/index.js';
 import { ConfigError } from '../errors.js';
 
 export type ConfiguredFor =
@@ -50,7 +49,6 @@ export interface ChainConfig {
   /** How much history compaction keeps no matter what: events newer than now minus this. */
   readonly syncToleranceMs: number;
   readonly disableNewRoots: boolean;
-  readonly signAlgorithm: SignAlgorithm;
   /** Bytes of event data kept in the read cache. */
   readonly loadCacheBytes: number;
   /** Non-durable writes reach the OS within this many milliseconds. */
@@ -70,7 +68,6 @@ export const DEFAULT_CONFIG: ChainConfig = {
   compactBootstrap: false,
   syncToleranceMs: 30_000,
   disableNewRoots: false,
-  signAlgorithm: 'ml-dsa-65',
   loadCacheBytes: 32 * 1024 * 1024,
   lazyFlushMs: 20,
   signIntervalMs: 25,

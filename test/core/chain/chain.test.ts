@@ -20,6 +20,7 @@ import {
   encodeEvent,
   eventIdOf,
   generateReadKeyPair,
+  generateSignKey,
   generateSymmetricKey,
   iterate,
   openFileLog,
@@ -344,4 +345,18 @@ test('a log directory is open in one process at a time', async () => {
   const again = new ChainBuilder({ logPath });
   await again.open('locked');
   await again.close();
+});
+
+test('Falcon-512 write keys sign and verify like ML-DSA-65 ones', async () => {
+  const falcon = generateSignKey('falcon-512');
+  const session = userSession({ writeKeys: [falcon] });
+  const source = await new ChainBuilder().addRootPublicKey(publicSignKey(falcon)).open('falcon');
+  const dio = new Dio(source, session);
+  dio.store({ pq: 'falcon' });
+  await dio.commit();
+  await source.sync();
+  const peer = await new ChainBuilder().addRootPublicKey(publicSignKey(falcon)).open('falcon');
+  assert.deepEqual(peer.ingest(await history(source), { origin: 'remote' }), { applied: 2, parked: 0, errors: [] });
+  await source.close();
+  await peer.close();
 });
