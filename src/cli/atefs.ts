@@ -2,7 +2,29 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UsageError, notImplemented, runCommand } from './run.js';
+import type { LogArgv } from './atefs/log.js';
 import { type MountArgv, mountOptions, planMount } from './atefs/options.js';
+
+/** The log command's options (kept here so that --help loads nothing else). */
+const logOptions = {
+  limit: { alias: 'n', type: 'number', describe: 'show only the N most recent operations (still oldest first)' },
+  json: { type: 'boolean', default: false, describe: 'one JSON object per line: time, eventId (all 64 hex digits), op, path, from (renames), identity' },
+  passcode: { alias: 'p', type: 'string', describe: 'passcode of the vault (safer: ATE_PASSCODE=... or the prompt)' },
+  'configured-for': { type: 'string', default: 'best-performance', describe: 'the chain profile the vault is mounted with' },
+} as const;
+
+const LOG_EPILOGUE = [
+  'One line per filesystem operation, oldest first:',
+  '  2024-05-01T12:00:00.123Z  4c5138e9da1d4782  create       0bff-cd59-eb90-1391  /a.txt',
+  '  2024-05-01T12:00:05.456Z  66550bf91d4ef8b2  rename       0bff-cd59-eb90-1391  /a.txt -> /old/a.txt',
+  'The time of the commit (UTC); the first 16 hex digits of the id of its last event, which atefs mount --at takes to show ' +
+    'the vault right after the operation; the operation (mkfs, create, mkdir, symlink, mknod, link, rename, unlink, rmdir, ' +
+    'write, truncate, chmod, chown, setxattr, removexattr, utimens, setattr); who signed it (the author, else the fingerprint ' +
+    'of the signing key); the path as it was then. Operations are inferred from the objects each commit changed; what ' +
+    'compaction removed from the log is not listed.',
+  'The vault is opened like atefs mount opens it (key file, --passcode, ATE_PASSCODE or a prompt), read-only. It must not be ' +
+    'mounted meanwhile (for now, one process at a time reads a vault).',
+].join('\n');
 
 const MOUNT_EPILOGUE = [
   'Without a remote URL the vault is embedded: its chain lives on this machine, in the log path if one is given (a directory), ' +
@@ -16,6 +38,8 @@ const MOUNT_EPILOGUE = [
   '',
   'atefs stays in the foreground until Ctrl-C, SIGTERM or atefs umount, then flushes and unmounts; with --daemon it runs in ' +
     'the background. A mount left behind by a killed atefs is cleaned up by the next mount.',
+  'Time travel: with --at the vault is mounted read-only as it was at a time or right after an event (atefs log lists the ' +
+    'events); the vault must not be mounted meanwhile.',
   'Exit codes: 0 done, 1 error, 2 usage or not implemented yet, 130 interrupted.',
 ].join('\n');
 
@@ -68,6 +92,20 @@ await runCommand('atefs', async () => {
         code = await umount(String(argv['mountPath']), wait);
       },
     )
+    .command(
+      'log <mount-path> [log-path]',
+      'list the history of a vault: when, which operation, who, which path (the vault must not be mounted)',
+      (y) =>
+        y
+          .positional('mount-path', { type: 'string', describe: 'the mount point of the vault (it names the vault, as for mount)' })
+          .positional('log-path', { type: 'string', describe: 'directory of the local chain log, if the vault was mounted with one' })
+          .options(logOptions)
+          .epilogue(LOG_EPILOGUE),
+      async (argv) => {
+        const { showLog } = await import('./atefs/log.js');
+        code = await showLog(argv as unknown as LogArgv);
+      },
+    )
     .command(['user <action>', 'create-user'], 'create a user or show its details', {}, () => {
       code = notImplemented('atefs', 'user commands (the auth issue)');
     })
@@ -84,7 +122,7 @@ await runCommand('atefs', async () => {
       // Thrown, so that yargs stops here (a handler must not run on a bad command line).
       if (err) throw err;
       const command = hideBin(process.argv).find((a) => !a.startsWith('-'));
-      if (/^Not enough non-option arguments/.test(msg) && (command === 'mount' || command === 'umount')) {
+      if (/^Not enough non-option arguments/.test(msg) && (command === 'mount' || command === 'umount' || command === 'log')) {
         throw new UsageError(`name the mount point: atefs ${command} <mount-path> (see atefs ${command} --help)`);
       }
       throw new UsageError(`${msg.split('\n')[0]} (see atefs --help)`);

@@ -15,6 +15,7 @@ import { Volume } from './volume.js';
 
 export { errnoOf, FsError } from './errno.js';
 export { DEFAULT_CHUNK_SIZE } from './model.js';
+export { type FsHistoryEntry, type FsOperation, firstEventTime, fsHistory, identityOf } from './history.js';
 
 export interface MountOptions {
   mountPoint: string;

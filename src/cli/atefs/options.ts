@@ -2,7 +2,7 @@
 import type { Options } from 'yargs';
 import { type CompactMode, type ConfiguredFor, parseCompactMode } from '../../core/chain/config.js';
 import { ConfigError } from '../../core/errors.js';
-import { CliError, EXIT_USAGE, NotImplementedError, UsageError } from '../run.js';
+import { CliError, EXIT_USAGE, UsageError } from '../run.js';
 import { absolute, checkPathText } from './paths.js';
 
 export const RECOVERY_MODES = ['async', 'readonly-async', 'readonly-sync', 'sync'] as const;
@@ -48,6 +48,8 @@ export interface MountPlan {
   readonly configuredFor: ConfiguredFor;
   readonly daemon: boolean;
   readonly verbose: number;
+  /** Time travel: the vault as it was then, read-only. */
+  readonly at?: AtSpec;
 }
 
 const group = 'Mount options:';
@@ -84,7 +86,12 @@ export const mountOptions = {
     describe: 'async | readonly-async | readonly-sync | sync: what a remote chain does when its server is unreachable; the sync variants also make every write wait until it is durable',
   },
   daemon: { type: 'boolean', default: false, group, describe: 'run in the background; stop it with atefs umount <mount-path> (output in <data>/mounts/<vault>.log)' },
-  at: { type: 'string', group, describe: 'time travel: mount the chain read-only as it was at a time (ISO 8601) or an event id (not implemented yet)' },
+  at: {
+    type: 'string',
+    group,
+    describe:
+      'time travel: mount the vault read-only as it was at a time (ISO 8601, such as 2024-05-01T12:00:00Z) or right after an event (its id from atefs log: 64 hex digits, or the first 16 or more); the vault must not be mounted meanwhile',
+  },
   'compact-now': { type: 'boolean', default: false, group: compaction, describe: 'compact the log when the vault opens' },
   'compact-mode': {
     type: 'string',
@@ -160,7 +167,23 @@ function single(flag: string, value: unknown): void {
   if (Array.isArray(value)) throw new UsageError(`--${flag} was given ${value.length} times; give it once`);
 }
 
-const EVENT_ID = /^[0-9a-f]{64}$/i;
+/** Where --at points: a moment, or an event (its full id, or the first 16 or more hex digits of it). */
+export type AtSpec = { readonly kind: 'time'; readonly time: number } | { readonly kind: 'event'; readonly id: string };
+
+const EVENT_ID = /^[0-9a-f]{16,64}$/i;
+
+/** Parses --at: an event id (16 to 64 hex digits) or a time Date.parse reads (with a digit in it). */
+export function parseAt(text: string): AtSpec {
+  const t = text.trim();
+  if (EVENT_ID.test(t)) return { kind: 'event', id: t.toLowerCase() };
+  const ms = /\d/.test(t) ? Date.parse(t) : NaN;
+  if (!Number.isFinite(ms)) {
+    throw new UsageError(
+      `--at "${text}" is neither a time (such as 2024-05-01T12:00:00Z) nor an event id (64 hex digits, or the first 16 or more that atefs log shows)`,
+    );
+  }
+  return { kind: 'time', time: ms };
+}
 
 /** Checks the mount command line; UsageError (exit 2) or NotImplementedError (exit 2) if it cannot work. */
 export function planMount(a: MountArgv): MountPlan {
@@ -220,12 +243,11 @@ export function planMount(a: MountArgv): MountPlan {
     checkPathText('chain name in the URL', decodeURIComponent(url.pathname));
     throw new CliError(`remote chains (${url.protocol}//${url.host}${url.pathname}) come with the atedb issue; not implemented yet (leave out the URL to mount a local vault)`, EXIT_USAGE);
   }
+  let at: AtSpec | undefined;
   if (a.at !== undefined) {
-    const t = a.at.trim();
-    if (!EVENT_ID.test(t) && !(/\d/.test(t) && Number.isFinite(Date.parse(t)))) {
-      throw new UsageError(`--at "${a.at}" is neither a time (such as 2024-05-01T12:00:00Z) nor an event id (64 hex digits)`);
-    }
-    throw new NotImplementedError('time travel (--at)');
+    at = parseAt(a.at);
+    if (a.temp) throw new UsageError('--temp starts from an empty vault, which has no past to travel to; drop one of them');
+    if (a.compactNow) throw new UsageError('--at mounts the vault read-only, and --compact-now would rewrite its log; drop one of them');
   }
 
   return {
@@ -236,7 +258,7 @@ export function planMount(a: MountArgv): MountPlan {
     ...(a.gid !== undefined ? { gid: id('gid', a.gid)! } : {}),
     allowOther: a.allowOther,
     allowRoot: a.allowRoot,
-    readOnly: a.readOnly,
+    readOnly: a.readOnly || at !== undefined,
     writeBack: a.writeBack,
     nonEmpty: a.nonEmpty,
     impersonateUid: a.impersonateUid,
@@ -247,5 +269,6 @@ export function planMount(a: MountArgv): MountPlan {
     configuredFor: profile,
     daemon: a.daemon,
     verbose: a.verbose ?? 0,
+    ...(at ? { at } : {}),
   };
 }

@@ -3,7 +3,7 @@
 //
 // Everything after the mount is asynchronous: a synchronous file call or child process in the
 // process that serves a FUSE mount can deadlock it.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChainBuilder } from '../../core/chain/builder.js';
 import type { Chain } from '../../core/chain/chain.js';
@@ -17,8 +17,9 @@ import type { MountPlan } from './options.js';
 import { ateDataDir, shown, vaultNameFor } from './paths.js';
 import { type Progress, noProgress } from './progress.js';
 import { canPrompt, promptHidden } from './prompt.js';
+import { type PastChain, iso, needsUnmounted, openPast } from './history.js';
 import { type MountRecord, isAtefsAlive, lockVault, readRecord, recordPaths, removeFile, writeRecord } from './registry.js';
-import { CHAIN_NAME, type GivenPasscode, type KeySource, type OpenedVault, type VaultKeys, keysOf, obtainPasscode, openVault, readVaultMeta } from './vault.js';
+import { CHAIN_NAME, LOG_NAME, type GivenPasscode, type KeySource, type OpenedVault, type VaultKeys, keysOf, obtainPasscode, openVault, readVaultMeta } from './vault.js';
 
 /** Where the mount reports to: the terminal (foreground) or the parent that started the daemon. */
 export interface Reporter {
@@ -186,6 +187,7 @@ export async function mountAndServe(plan: MountPlan, given: GivenPasscode | unde
     } else {
       const dir = plan.logPath ?? join(dataDir, vaultNameFor(mountPoint));
       const meta = await readVaultMeta(dir);
+      if (plan.at && !meta) await requireVault(dir, mountPoint);
       const obtained = await obtainPasscode(dir, mountPoint, meta, given, reporter.interactive && canPrompt() ? promptHidden : undefined);
       life.checkCancelled();
       try {
@@ -193,7 +195,11 @@ export async function mountAndServe(plan: MountPlan, given: GivenPasscode | unde
       } catch (err) {
         throw new CliError(`cannot create the vault directory ${shown(dir)}: ${(err as Error).message}`);
       }
-      cleanups.push(await lockVault(dir, mountPoint));
+      try {
+        cleanups.push(await lockVault(dir, mountPoint));
+      } catch (err) {
+        throw plan.at ? needsUnmounted(err, 'time travel') : err;
+      }
       progress = await reporter.progress(meta ? 'opening the vault' : 'creating the vault');
       vault = await openVault(dir, mountPoint, meta, obtained, { readOnly: plan.readOnly });
       await writeRecord(paths.record, record('starting', dir));
@@ -209,7 +215,14 @@ export async function mountAndServe(plan: MountPlan, given: GivenPasscode | unde
     if (progress === noProgress) progress = await reporter.progress(loading);
     else progress.update({ phase: loading });
     const t0 = Date.now();
-    const chain: Chain = await builder.open(CHAIN_NAME);
+    let past: PastChain | undefined;
+    if (plan.at) {
+      past = await openPast(builder, plan.at, mountPoint).catch((err: unknown) => {
+        throw needsUnmounted(err, 'time travel');
+      });
+      cleanups.push(past.close);
+    }
+    const chain: Chain = past ? past.chain : await builder.open(CHAIN_NAME);
     reporter.detail(`chain loaded in ${Date.now() - t0} ms: ${count(chain.count)} events, ${count(chain.view.objects.size)} objects`);
     life.checkCancelled();
 
@@ -247,7 +260,8 @@ export async function mountAndServe(plan: MountPlan, given: GivenPasscode | unde
       ...(vault.dir ? [`log ${shown(vault.dir)}`] : []),
       describeSource(vault.source),
     ];
-    reporter.mounted(`atefs: ${vault.created && !plan.temp ? 'new vault' : 'vault'} mounted at ${shown(mountPoint)} (${details.join('; ')}); ${how}`);
+    const when = past ? ` as it was at ${iso(past.time)}` : '';
+    reporter.mounted(`atefs: ${vault.created && !plan.temp ? 'new vault' : 'vault'} mounted at ${shown(mountPoint)}${when} (${details.join('; ')}); ${how}`);
 
     // Serve until told to stop, or until the mount is removed from outside (fusermount -u).
     watch = setInterval(() => {
@@ -271,7 +285,7 @@ export async function mountAndServe(plan: MountPlan, given: GivenPasscode | unde
     const b = builder;
     builder = undefined;
     await b.close();
-    reporter.notice(`unmounted ${shown(mountPoint)}${vault.dir ? `; the vault is saved in ${shown(vault.dir)}` : ''}`);
+    reporter.notice(`unmounted ${shown(mountPoint)}${vault.dir && !past ? `; the vault is saved in ${shown(vault.dir)}` : ''}`);
     return trigger.kind === 'fatal' ? EXIT_BUG : 0;
   } finally {
     if (watch) clearInterval(watch);
@@ -282,6 +296,16 @@ export async function mountAndServe(plan: MountPlan, given: GivenPasscode | unde
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
     life.dispose();
   }
+}
+
+/** Time travel needs a vault with a past: refuses, with a clear line, a directory that has none. */
+async function requireVault(dir: string, mountPoint: string): Promise<void> {
+  try {
+    await stat(join(dir, LOG_NAME));
+  } catch {
+    throw new CliError(`there is no vault for ${shown(mountPoint)} (looked in ${shown(dir)}): it has no past to travel to`);
+  }
+  // A log without its metadata: openVault says what to restore.
 }
 
 async function unmountQuietly(m: MountedFs, gone: boolean, reporter: Reporter): Promise<void> {
