@@ -34,7 +34,11 @@ export class FsError extends Error {
     readonly errno: number,
     message = '',
   ) {
+    // Expected outcomes (ENOENT on lookup, ENODATA on getxattr) are frequent: no stack trace.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message || `errno ${errno}`);
+    Error.stackTraceLimit = limit;
     this.name = 'FsError';
   }
 }

@@ -560,7 +560,8 @@ export class Volume {
         for (const [i, d] of staged) {
           const ck = `${gen}:${i}`;
           this.chunkLoads.delete(ck);
-          if (!file.dirty.has(i)) this.cache.set(ck, d);
+          // A copy when `d` is a view of a larger buffer: the cache counts only d.length.
+          if (!file.dirty.has(i)) this.cache.set(ck, d.length === d.buffer.byteLength ? d : Buffer.from(d));
         }
       });
       tx.fail(() => {

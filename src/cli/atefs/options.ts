@@ -95,9 +95,10 @@ export const mountOptions = {
   'compact-now': { type: 'boolean', default: false, group: compaction, describe: 'compact the log when the vault opens' },
   'compact-mode': {
     type: 'string',
-    default: 'factor-or-timer',
+    // History is what time travel and atefs log read, and compaction removes it: opt in.
+    default: 'never',
     group: compaction,
-    describe: 'when compaction runs: never | modified | timer | factor | size | factor-or-timer | size-or-timer',
+    describe: 'when compaction runs (it drops old versions, and with them the history that --at and atefs log show): never | modified | timer | factor | size | factor-or-timer | size-or-timer',
   },
   'compact-timer': { type: 'string', default: '3600', group: compaction, describe: 'timer of the compact mode: seconds, or 30m, 1h, 2d' },
   'compact-threshold-factor': { type: 'number', default: 0.4, group: compaction, describe: 'compact when the log grew by this factor since the last compaction' },

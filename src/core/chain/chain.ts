@@ -104,6 +104,7 @@ export class Chain {
   private readonly signer: GroupSigner;
   private rootWriteAuthority: EffectiveWrite;
   private rootsDisabled: boolean;
+  private rewrites = 0;
   private readonly warn: (message: string) => void;
   private readonly progress: ((events: number) => void) | undefined;
   private readonly release: (() => Promise<void>) | undefined;
@@ -215,9 +216,19 @@ export class Chain {
   async readEvent(ordinal: number): Promise<DecodedEvent> {
     const hit = this.cache.get(ordinal);
     if (hit) return eventOfRecord(hit);
+    const generation = this.generation;
     const record = await this.log.read(this.view.position(ordinal));
-    this.cache.set(ordinal, record);
+    // A compaction during the read renumbers the events: this ordinal may name another one now.
+    if (generation === this.generation) this.cache.set(ordinal, record);
     return eventOfRecord(record);
+  }
+
+  /**
+   * Counts log rewrites (compactions). Ordinals and positions taken before a rewrite are stale
+   * after it: a read that failed across one is worth retrying with the new view.
+   */
+  get generation(): number {
+    return this.rewrites;
   }
 
   /** The bytes of every event in log order (for streaming to peers). */
@@ -304,6 +315,8 @@ export class Chain {
   /** Rebuilds the view from a new event list (compaction swaps the log, then calls this). */
   async rewrite(kept: readonly Uint8Array[], cutOff: number): Promise<void> {
     const records = kept.map(recordOf);
+    // Counted at both ends: a read in flight across any part of the swap sees a change.
+    this.rewrites++;
     // From the call on, the log appends to the new generation, after `kept`: events applied
     // while it swaps are in it, and the rebuilt view must keep them too.
     const during: { event: IngestEvent; ordinal: number }[] = [];
@@ -318,6 +331,7 @@ export class Chain {
       stop();
     }
     const moved = during.map(({ event, ordinal }) => ({ event, pos: this.view.position(ordinal) }));
+    this.rewrites++;
     // Ordinals change with the new view: remember the unsigned events by id.
     const unsigned = [...this.unsigned].map(([ordinal, keys]) => ({ id: Buffer.from(this.view.ids.idAt(ordinal)), keys }));
     this.unsigned.clear();

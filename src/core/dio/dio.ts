@@ -6,6 +6,8 @@ import { type CollectionId, type EventId, type PrimaryKey, primaryKeyBytes, rand
 import { type Authorization, INHERIT, type Metadata, type ParentRef, isInherit } from '../event/metadata.js';
 import { ClosedError, CommitError, DecryptError, LockError, MissingReadKeyError, MissingWriteKeyError, NewRootsDisabledError, NotFoundError } from '../errors.js';
 import type { Chain, Overlay } from '../chain/chain.js';
+import type { ObjectState } from '../chain/view.js';
+import type { DecodedEvent } from '../event/encoding.js';
 import { type RecordedEvent, recordNew } from '../chain/record.js';
 import type { AteSession } from '../session/session.js';
 import { type AuthorityLookup, readAuthorityOf, writeAuthorityFor } from '../trust/authority.js';
@@ -94,13 +96,25 @@ export class Dio {
     if (this.deleted.has(key)) throw new NotFoundError(`object ${key} was deleted in this transaction`);
     const staged = this.rows.get(key);
     if (staged) return staged as Dao<T>;
-    const state = this.chain.view.objects.get(key);
-    if (!state) throw new NotFoundError(`object ${key} does not exist in chain ${this.chain.key}`);
-    const event = await this.chain.readEvent(state.latest);
+    const { state, event } = await this.read(key);
     const value = this.open<T>(key, { auth: state.auth, parent: state.parent }, event.meta.confidentiality, event.data);
     const dao = new Dao<T>(this.host, key, value, state.auth ?? INHERIT, state.parent, state.created, state.updated, state.type, event.meta.reply);
     dao.storedData = event.data;
     return dao;
+  }
+
+  /** An object's state and event; a read that a compaction cut short is tried again on the new log. */
+  private async read(key: PrimaryKey): Promise<{ state: ObjectState; event: DecodedEvent }> {
+    for (let attempt = 0; ; attempt++) {
+      const state = this.chain.view.objects.get(key);
+      if (!state) throw new NotFoundError(`object ${key} does not exist in chain ${this.chain.key}`);
+      const generation = this.chain.generation;
+      try {
+        return { state, event: await this.chain.readEvent(state.latest) };
+      } catch (err) {
+        if (attempt >= 3 || generation === this.chain.generation) throw err;
+      }
+    }
   }
 
   async loadMany<T>(keys: Iterable<PrimaryKey>): Promise<Dao<T>[]> {

@@ -424,3 +424,40 @@ test('compaction shrinks the log', async (t) => {
   assert.ok(stats.bytesAfter * 5 < stats.bytesBefore, describe(stats));
   await b.close();
 });
+
+test('loads racing a compaction still return the right values', async () => {
+  const b = builder({ logPath: await tempDir() });
+  const chain = await b.open('racing');
+  const keys: PrimaryKey[] = [];
+  for (let round = 0; round < 5; round++) {
+    const dio = new Dio(chain, ownerSession);
+    for (let i = 0; i < 50; i++) {
+      if (round === 0) keys.push(dio.store({ i, round }).key);
+      else {
+        const dao = await dio.load<{ i: number; round: number }>(keys[i]!);
+        dao.value = { i, round };
+        dao.commit();
+      }
+    }
+    await dio.commit();
+  }
+  await chain.sync();
+  // Readers keep loading while the compaction runs, so some reads are in flight when the log swaps.
+  let compacting = true;
+  const readers = Array.from({ length: 4 }, async () => {
+    let reads = 0;
+    for (let n = 0; compacting || n < 50; n++) {
+      const i = n % keys.length;
+      const dao = await new Dio(chain, ownerSession).load<{ i: number; round: number }>(keys[i]!);
+      assert.deepEqual(dao.value, { i, round: 4 });
+      reads++;
+      // Cached loads resolve in microtasks only: let the compaction's I/O run.
+      await new Promise((r) => setImmediate(r));
+    }
+    return reads;
+  });
+  await chain.compact();
+  compacting = false;
+  assert.ok((await Promise.all(readers)).every((r) => r >= 50));
+  await b.close();
+});
