@@ -16,7 +16,7 @@ export * from './trust/authority.js';
 export { KeyRing, type ReaderKey, wrapFor, signKeyId, symmetricKeyId, publicReadKeyId } from './trust/keyring.js';
 export { SignatureBook, signedMessage, publicKeyId } from './trust/signatures.js';
 export { antiReplay, authorLinter, rubberStamp, timestampEnforcer, treeAuthority } from './trust/validators.js';
-export { Dio, type Scope, type StoreOptions, serialize, deserialize } from './dio/dio.js';
+export { Dio, type Scope, type StoreOptions, serialize, deserialize, openValue } from './dio/dio.js';
 export { Dao, type Readers, type Writers } from './dio/dao.js';
 export * from './dio/collections.js';
 export { Bus } from './dio/bus.js';

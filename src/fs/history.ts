@@ -23,12 +23,9 @@ import {
   type Metadata,
   type PrimaryKey,
   decodeEvent,
-  deserialize,
   eventIdOf,
   fingerprint,
-  open,
-  primaryKeyBytes,
-  readAuthorityOf,
+  openValue,
 } from '../core/index.js';
 import {
   ANCHOR_KEY,
@@ -161,7 +158,6 @@ const join = (dir: string, name: string): string => (dir === '/' ? `/${name}` : 
  */
 export async function* fsHistory(chain: Chain, session: AteSession): AsyncIterable<FsHistoryEntry> {
   const ring = chain.keyring(session);
-  const transformers = chain.transformers;
   /** Authority of the objects that exist at this point of the walk (to find data keys). */
   const authority = new Map<PrimaryKey, AuthorityState>();
   const inodes = new Map<PrimaryKey, InodeSummary>();
@@ -174,11 +170,7 @@ export async function* fsHistory(chain: Chain, session: AteSession): AsyncIterab
   const decrypt = <T>(key: PrimaryKey, meta: Metadata, data: Uint8Array | undefined): T | undefined => {
     if (data === undefined) return undefined;
     try {
-      const read = readAuthorityOf(key, { auth: meta.auth, parent: meta.parent }, (k) => authority.get(k));
-      let plain = data;
-      if (read.kind === 'domain') plain = open(ring.dataKey(read.readers, `object ${read.owner}`), data, primaryKeyBytes(key));
-      for (let i = transformers.length - 1; i >= 0; i--) plain = transformers[i]!.decode(plain, key);
-      return deserialize<T>(plain);
+      return openValue<T>(chain, ring, key, { auth: meta.auth, parent: meta.parent }, (k) => authority.get(k), meta.confidentiality, data);
     } catch {
       return undefined; // unreadable here: the operation is still inferred from the metadata
     }

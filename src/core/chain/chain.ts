@@ -2,7 +2,7 @@
 // JavaScript runs one thing at a time, so the synchronous ingest path is the single writer:
 // an event is validated, appended to the log and indexed before anything else runs.
 import { type PrivateSignKey, type PublicSignKey, SignerPool, defaultSignerPool } from '../crypto/index.js';
-import { type ChainKey, type EventId, type PrimaryKey, eventIdFromHash } from '../event/ids.js';
+import type { ChainKey, EventId, PrimaryKey } from '../event/ids.js';
 import type { KeyId, Metadata } from '../event/metadata.js';
 import { needsSignature } from '../event/metadata.js';
 import type { DecodedEvent } from '../event/encoding.js';

@@ -2,7 +2,7 @@
 // deleted in memory, then committed together as one group of events.
 import { Packr } from 'msgpackr';
 import { type PrivateSignKey, type SymmetricKey, defaultSealPool, open } from '../crypto/index.js';
-import { type CollectionId, type EventId, type PrimaryKey, primaryKeyBytes, randomPrimaryKey } from '../event/ids.js';
+import { type CollectionId, type PrimaryKey, primaryKeyBytes, randomPrimaryKey } from '../event/ids.js';
 import { type Authorization, INHERIT, type Metadata, type ParentRef, isInherit } from '../event/metadata.js';
 import { ClosedError, CommitError, DecryptError, LockError, MissingReadKeyError, MissingWriteKeyError, NewRootsDisabledError, NotFoundError } from '../errors.js';
 import type { Chain, Overlay } from '../chain/chain.js';
@@ -10,7 +10,7 @@ import type { ObjectState } from '../chain/view.js';
 import type { DecodedEvent } from '../event/encoding.js';
 import { type RecordedEvent, recordNew } from '../chain/record.js';
 import type { AteSession } from '../session/session.js';
-import { type AuthorityLookup, readAuthorityOf, writeAuthorityFor } from '../trust/authority.js';
+import { type AuthorityLookup, type AuthorityState, readAuthorityOf, writeAuthorityFor } from '../trust/authority.js';
 import { type KeyRing, dataKeyHint } from '../trust/keyring.js';
 import { Dao, type Readers, type Writers, writeOption } from './dao.js';
 
@@ -306,25 +306,8 @@ export class Dio {
     return out;
   }
 
-  /** Decrypts, untransforms and deserializes an object's stored data. */
-  private open<T>(key: PrimaryKey, state: { auth: Authorization | undefined; parent: ParentRef | undefined }, hint: Uint8Array | undefined, data: Uint8Array | undefined): T {
-    if (data === undefined) return undefined as T;
-    const read = readAuthorityOf(key, state, this.chain.lookup);
-    let plain = data;
-    if (read.kind === 'domain') {
-      const dataKey = this.ring.dataKey(read.readers, `object ${read.owner}`);
-      if (hint && !Buffer.from(hint).equals(Buffer.from(dataKeyHint(dataKey)))) {
-        throw new MissingReadKeyError(`object ${key} was written under another data key than its readers now hold; it cannot be read with this session`);
-      }
-      try {
-        plain = open(dataKey, data, primaryKeyBytes(key));
-      } catch (err) {
-        if (err instanceof DecryptError) throw new DecryptError(`object ${key}: its data does not decrypt: it was tampered with`);
-        throw err;
-      }
-    }
-    for (let i = this.chain.transformers.length - 1; i >= 0; i--) plain = this.chain.transformers[i]!.decode(plain, key);
-    return deserialize<T>(plain);
+  private open<T>(key: PrimaryKey, state: AuthorityState, hint: Uint8Array | undefined, data: Uint8Array | undefined): T {
+    return openValue<T>(this.chain, this.ring, key, state, this.chain.lookup, hint, data);
   }
 
   private assertOpen(): void {
@@ -332,3 +315,34 @@ export class Dio {
   }
 }
 
+/**
+ * Decrypts, untransforms and deserializes an object's stored data. `lookup` gives the authority
+ * of its ancestors: the view's for the present, a replayed one for the past (atefs log).
+ */
+export function openValue<T>(
+  chain: Chain,
+  ring: KeyRing,
+  key: PrimaryKey,
+  state: AuthorityState,
+  lookup: AuthorityLookup,
+  hint: Uint8Array | undefined,
+  data: Uint8Array | undefined,
+): T {
+  if (data === undefined) return undefined as T;
+  const read = readAuthorityOf(key, state, lookup);
+  let plain = data;
+  if (read.kind === 'domain') {
+    const dataKey = ring.dataKey(read.readers, `object ${read.owner}`);
+    if (hint && !Buffer.from(hint).equals(Buffer.from(dataKeyHint(dataKey)))) {
+      throw new MissingReadKeyError(`object ${key} was written under another data key than its readers now hold; it cannot be read with this session`);
+    }
+    try {
+      plain = open(dataKey, data, primaryKeyBytes(key));
+    } catch (err) {
+      if (err instanceof DecryptError) throw new DecryptError(`object ${key}: its data does not decrypt: it was tampered with`);
+      throw err;
+    }
+  }
+  for (let i = chain.transformers.length - 1; i >= 0; i--) plain = chain.transformers[i]!.decode(plain, key);
+  return deserialize<T>(plain);
+}
