@@ -61,11 +61,6 @@ export class ChainView {
     return this.children.get(parent)?.get(collection) ?? EMPTY;
   }
 
-  /** The collections of a parent that have children. */
-  collectionsOf(parent: PrimaryKey): Iterable<CollectionId> {
-    return this.children.get(parent)?.keys() ?? [];
-  }
-
   /** Ordinals in timestamp order (log order among equal timestamps), optionally in [from, to). */
   timeline(from = -Infinity, to = Infinity): number[] {
     const out: number[] = [];

@@ -3,7 +3,7 @@
 import { Packr } from 'msgpackr';
 import { type PrivateSignKey, type SymmetricKey, defaultSealPool, open } from '../crypto/index.js';
 import { type CollectionId, type PrimaryKey, primaryKeyBytes, randomPrimaryKey } from '../event/ids.js';
-import { type Authorization, INHERIT, type Metadata, type ParentRef, isInherit } from '../event/metadata.js';
+import { INHERIT, type Metadata, type ParentRef, isInherit } from '../event/metadata.js';
 import { ClosedError, CommitError, DecryptError, LockError, MissingReadKeyError, MissingWriteKeyError, NewRootsDisabledError, NotFoundError } from '../errors.js';
 import type { Chain, Overlay } from '../chain/chain.js';
 import type { ObjectState } from '../chain/view.js';
@@ -12,7 +12,7 @@ import { type RecordedEvent, recordNew } from '../chain/record.js';
 import type { AteSession } from '../session/session.js';
 import { type AuthorityLookup, type AuthorityState, readAuthorityOf, writeAuthorityFor } from '../trust/authority.js';
 import { type KeyRing, dataKeyHint } from '../trust/keyring.js';
-import { Dao, type Readers, type Writers, writeOption } from './dao.js';
+import { Dao, type Readers, type Writers } from './dao.js';
 
 /** none: return once queued; local: applied to this node's view; full: durable (and confirmed by the server, for remote chains). */
 export type Scope = 'none' | 'local' | 'full';
@@ -149,11 +149,6 @@ export class Dio {
     if (own.kind !== 'specific') throw new CommitError(`object ${dao.key} has no readers of its own to rewrap; give it readers with setReaders`);
     dao.setReaders(readers, dao.dataKey ?? this.ring.dataKey(own.readers, `object ${dao.key}`));
     return dao.commit();
-  }
-
-  /** The writers option for an object, for callers that build authority by hand. */
-  static writers(writers: Writers): Authorization['write'] {
-    return writeOption(writers);
   }
 
   delete(key: PrimaryKey): void {

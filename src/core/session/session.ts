@@ -1,18 +1,6 @@
 // A session is the set of keys and identities a user acts with: their own role, an optional
 // sudo role (unlocked with a second factor) and the roles of the groups they belong to.
-import {
-  type PrivateReadKey,
-  type PrivateSignKey,
-  type PublicReadKey,
-  type SymmetricKey,
-  publicReadKey,
-  publicSignKey,
-  readKeyHash,
-  signKeyHash,
-  symmetricKeyHash,
-  toHex,
-} from '../crypto/index.js';
-import type { KeyId } from '../event/metadata.js';
+import type { PrivateReadKey, PrivateSignKey, PublicReadKey, SymmetricKey } from '../crypto/index.js';
 
 export type RolePurpose = 'owner' | 'delegate' | 'contributor' | 'observer' | `other-${string}`;
 
@@ -100,9 +88,3 @@ export function appendSession(a: AteSession, b: AteSession): AteSession {
     groups: [...groups].map(([name, roles]) => ({ name, roles })),
   };
 }
-
-/** Key ids as they appear in metadata. */
-export const keyIdOfSymmetric = (k: SymmetricKey): KeyId => toHex(symmetricKeyHash(k)) as KeyId;
-export const keyIdOfReadPublic = (k: PublicReadKey): KeyId => toHex(readKeyHash(k)) as KeyId;
-export const keyIdOfReadPrivate = (k: PrivateReadKey): KeyId => keyIdOfReadPublic(publicReadKey(k));
-export const keyIdOfSignPrivate = (k: PrivateSignKey): KeyId => toHex(signKeyHash(publicSignKey(k))) as KeyId;
