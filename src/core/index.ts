@@ -4,7 +4,7 @@ export * from './crypto/index.js';
 export * from './event/index.js';
 export * from './session/index.js';
 export * from './log/index.js';
-export { Chain, Conversation, type TimeTravel, type ChainParts, type EventListener, type IngestOptions, type IngestResult } from './chain/chain.js';
+export { Chain, Conversation, type TimeTravel, type ChainParts, type EventListener, type IngestOptions, type IngestResult, type RemotePipe } from './chain/chain.js';
 export { type RecordedEvent, recordOf } from './chain/record.js';
 export { ChainBuilder } from './chain/builder.js';
 export * from './chain/compaction/index.js';

@@ -62,6 +62,8 @@ export interface IngestOptions {
    * connection, later events it must sign are accepted without one.
    */
   readonly conversation?: Conversation;
+  /** Events already in the chain are skipped and counted (a peer's upload or a resumed stream). */
+  readonly skipKnown?: boolean;
 }
 
 /** What one connection has proven (centralized integrity). */
@@ -71,8 +73,24 @@ export class Conversation {
 
 export interface IngestResult {
   readonly applied: number;
+  /** Events the chain holds now waiting for their proof (from every call). */
   readonly parked: number;
+  /** Events of this call that wait for their proof. */
+  readonly parkedIds: readonly EventId[];
+  /** Events of this call that the chain already held (with skipKnown). */
+  readonly known: number;
   readonly errors: readonly ValidationError[];
+}
+
+/**
+ * The link of a chain to its home server (src/core/mesh): local writes are uploaded, and a
+ * commit that asks for full durability waits for the server's confirmation.
+ */
+export interface RemotePipe {
+  /** Throws when writes are refused now (disconnected in a read-only recovery mode). */
+  assertWritable(): void;
+  /** Resolves when the server confirmed these events; rejects with the server's reason. */
+  confirm(ids: readonly EventId[]): Promise<void>;
 }
 
 /** Staged authority of a transaction's earlier rows; null marks a delete. */
@@ -112,6 +130,7 @@ export class Chain {
   readonly until: TimeTravel | undefined;
   private lazyFlush: NodeJS.Timeout | undefined;
   private closed = false;
+  private pipe: RemotePipe | undefined;
 
   private constructor(private readonly parts: ChainParts) {
     this.key = parts.key;
@@ -207,6 +226,28 @@ export class Chain {
     return ring;
   }
 
+  /** Links the chain to its home server (one pipe at a time). */
+  attachPipe(pipe: RemotePipe): () => void {
+    this.pipe = pipe;
+    return () => {
+      if (this.pipe === pipe) this.pipe = undefined;
+    };
+  }
+
+  get remote(): RemotePipe | undefined {
+    return this.pipe;
+  }
+
+  /** Whether an event with this id is in the chain (applied, not parked). */
+  holds(id: Uint8Array): boolean {
+    return this.view.ids.indexOf(id) !== -1;
+  }
+
+  /** Waits for the home server to confirm these events (at once for a chain without one). */
+  async confirm(ids: readonly EventId[]): Promise<void> {
+    if (this.pipe && ids.length > 0) await this.pipe.confirm(ids);
+  }
+
   onEvent(listener: EventListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -243,6 +284,7 @@ export class Chain {
    */
   commitLocal(events: readonly RecordedEvent[], signing: ReadonlyMap<IngestEvent, PrivateSignKey>): void {
     this.assertWritable();
+    this.pipe?.assertWritable();
     const staged: Overlay = new Map();
     const ctx = this.context('local', false, this.lookupWith(staged), (e) => {
       const key = signing.get(e);
@@ -274,6 +316,8 @@ export class Chain {
   ingest(bytesList: readonly Uint8Array[], opts: IngestOptions): IngestResult {
     this.assertWritable();
     let applied = 0;
+    let known = 0;
+    const parkedIds: EventId[] = [];
     const errors: ValidationError[] = [];
     for (const bytes of bytesList) {
       let event: RecordedEvent;
@@ -284,15 +328,21 @@ export class Chain {
         errors.push(new ValidationError(err.message));
         continue;
       }
+      if (opts.skipKnown && (this.view.ids.indexOf(event.idBytes) !== -1 || this.parked.has(event.id))) {
+        known++;
+        continue;
+      }
       try {
-        applied += this.ingestOne(event, opts, undefined, errors);
+        const n = this.ingestOne(event, opts, undefined, errors);
+        applied += n;
+        if (n === 0) parkedIds.push(event.id);
       } catch (err) {
         if (!(err instanceof ValidationError)) throw err;
         errors.push(err);
       }
     }
     if (applied > 0) this.scheduleLazyFlush();
-    return { applied, parked: this.parked.size, errors };
+    return { applied, parked: this.parked.size, parkedIds: parkedIds.filter((id) => this.parked.has(id)), known, errors };
   }
 
   /** Writes everything applied so far to the OS; with `durable`, also to stable storage. */

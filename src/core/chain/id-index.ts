@@ -47,6 +47,11 @@ export class IdIndex {
     return this.arena.subarray(ordinal * ID_BYTES, (ordinal + 1) * ID_BYTES);
   }
 
+  /** Orders two stored ids bytewise: negative, zero or positive. */
+  compareAt(a: number, b: number): number {
+    return this.arena.compare(this.arena, b * ID_BYTES, (b + 1) * ID_BYTES, a * ID_BYTES, (a + 1) * ID_BYTES);
+  }
+
   /** Drops every id; used when the view is rebuilt after compaction. */
   clear(): void {
     this.table.fill(-1);

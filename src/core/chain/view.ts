@@ -1,6 +1,8 @@
 // The materialized view of a chain: what every event did, kept lean in memory.
 // Per event: id (in IdIndex), log position and timestamp in typed arrays.
-// Per live object: its latest event and authority. Data stays in the log.
+// Per live object: its current version and authority. Data stays in the log.
+// Versions of one object are ordered by (timestamp, event id), not by arrival, so that replicas
+// that receive concurrent writes in different orders agree (docs/FORMAT.md "Concurrent writers").
 import type { LogPosition, SegmentNo } from '../log/index.js';
 import type { CollectionId, PrimaryKey } from '../event/ids.js';
 import type { Authorization, Metadata, ParentRef } from '../event/metadata.js';
@@ -25,6 +27,10 @@ export class ChainView {
   readonly objects = new Map<PrimaryKey, ObjectState>();
   /** parent -> collection -> children (nested, so no key string is built per event). */
   private readonly children = new Map<PrimaryKey, Map<CollectionId, Set<PrimaryKey>>>();
+  /** Deleted objects -> ordinal of their tombstone: an older version arriving late stays deleted. */
+  private readonly tombs = new Map<PrimaryKey, number>();
+  /** Events that arrived after a newer version of their object (kept in the log, not current). */
+  superseded = 0;
 
   get count(): number {
     return this.ids.size;
@@ -57,6 +63,12 @@ export class ChainView {
     return this.times[ordinal]!;
   }
 
+  /** Time of an object's current version or of its tombstone: a new version must be later. */
+  lastChange(key: PrimaryKey): number {
+    const ordinal = this.objects.get(key)?.latest ?? this.tombs.get(key);
+    return ordinal === undefined ? 0 : this.times[ordinal]!;
+  }
+
   childrenOf(parent: PrimaryKey, collection: CollectionId): ReadonlySet<PrimaryKey> {
     return this.children.get(parent)?.get(collection) ?? EMPTY;
   }
@@ -80,13 +92,31 @@ export class ChainView {
     this.ids.clear();
     this.objects.clear();
     this.children.clear();
+    this.tombs.clear();
+    this.superseded = 0;
     this.lastTime = 0;
   }
 
+  /** Whether the event at `ordinal` is a later version than the one at `current`. */
+  private newer(ordinal: number, current: number): boolean {
+    const a = this.times[ordinal]!;
+    const b = this.times[current]!;
+    if (a !== b) return a > b;
+    return this.ids.compareAt(ordinal, current) > 0;
+  }
+
   private apply(meta: Metadata, ordinal: number): void {
+    const key = meta.key ?? meta.tombstone;
+    if (key === undefined) return;
+    const current = this.objects.get(key)?.latest ?? this.tombs.get(key);
+    if (current !== undefined && !this.newer(ordinal, current)) {
+      this.superseded++;
+      return;
+    }
     if (meta.key !== undefined) {
       const time = this.times[ordinal]!;
       const before = this.objects.get(meta.key);
+      this.tombs.delete(meta.key);
       if (before?.parent && !sameParent(before.parent, meta.parent)) this.detach(meta.key, before.parent);
       this.objects.set(meta.key, {
         latest: ordinal,
@@ -107,6 +137,7 @@ export class ChainView {
       const before = this.objects.get(meta.tombstone);
       if (before?.parent) this.detach(meta.tombstone, before.parent);
       this.objects.delete(meta.tombstone);
+      this.tombs.set(meta.tombstone, ordinal);
     }
   }
 

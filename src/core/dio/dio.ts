@@ -192,7 +192,12 @@ export class Dio {
     const lookup = this.chain.lookupWith(overlay);
     const events: RecordedEvent[] = [];
     const signing = new Map<RecordedEvent, PrivateSignKey>();
-    const now = Date.now();
+    // Stamped after the asynchronous sealing, so nothing commits between stamp and apply: a new
+    // version is always later than the one it replaces (docs/FORMAT.md "Concurrent writers").
+    let now = 0;
+    const stamp = (meta: MutableMetadata, key: PrimaryKey): void => {
+      meta.timestamp = Math.max(now, this.chain.view.lastChange(key) + 1);
+    };
     const add = (meta: Metadata, data: Uint8Array | undefined): void => {
       const event = recordNew(meta, data);
       const signer = meta.signWith?.[0] !== undefined ? this.ring.signer(meta.signWith[0]) : undefined;
@@ -205,7 +210,7 @@ export class Dio {
       if (this.chain.newRootsDisabled && dao.parent === undefined && !this.chain.view.objects.has(dao.key)) {
         throw new NewRootsDisabledError();
       }
-      const meta: MutableMetadata = { key: dao.key, timestamp: now };
+      const meta: MutableMetadata = { key: dao.key };
       if (!isInherit(dao.auth)) meta.auth = dao.auth;
       if (dao.parent) meta.parent = dao.parent;
       if (dao.type !== undefined) meta.type = dao.type;
@@ -217,9 +222,14 @@ export class Dio {
       rows.push({ meta, data });
     }
     const sealed = await this.sealAll(rows.map((r) => r.data));
-    rows.forEach((r, i) => add(r.meta, sealed[i]!));
+    now = Date.now();
+    rows.forEach((r, i) => {
+      stamp(r.meta, r.meta.key!);
+      add(r.meta, sealed[i]!);
+    });
     for (const key of this.deleted) {
-      const meta: MutableMetadata = { tombstone: key, timestamp: now };
+      const meta: MutableMetadata = { tombstone: key };
+      stamp(meta, key);
       const parent = this.chain.view.objects.get(key)?.parent;
       if (parent) meta.parent = parent;
       this.lint(meta, lookup);
@@ -228,7 +238,10 @@ export class Dio {
     }
     if (events.length > 0) this.chain.commitLocal(events, signing);
     this.finish();
-    if (this.scope === 'full') await this.chain.flush(true);
+    if (this.scope === 'full') {
+      await this.chain.flush(true);
+      await this.chain.confirm(events.map((e) => e.id));
+    }
   }
 
   /** Drops everything staged and releases the locks. */

@@ -157,7 +157,7 @@ test('a peer accepts signed history and refuses forgeries, replays and future ti
   const peerBuilder = new ChainBuilder().addRootPublicKey(publicSignKey(owner));
   const peer = await peerBuilder.open('signed');
   const result = peer.ingest(events, { origin: 'remote' });
-  assert.deepEqual(result, { applied: 3, parked: 0, errors: [] });
+  assert.deepEqual(result, { applied: 3, parked: 0, parkedIds: [], known: 0, errors: [] });
   assert.equal((await new Dio(peer, anonymousSession()).load<{ v: string }>(a.key)).value.v, 'a');
 
   const replay = peer.ingest([events[0]!], { origin: 'remote' });
@@ -289,7 +289,7 @@ test('centralized integrity trusts the server, and keys a connection has proven'
   const central = await open('centralized');
   const conversation = new Conversation();
   assert.equal(central.ingest([e1!, proof1!], { origin: 'remote', conversation }).applied, 2);
-  assert.deepEqual(central.ingest([e2!], { origin: 'remote', conversation }), { applied: 1, parked: 0, errors: [] }, 'proven key, no signature needed');
+  assert.deepEqual(central.ingest([e2!], { origin: 'remote', conversation }), { applied: 1, parked: 0, parkedIds: [], known: 0, errors: [] }, 'proven key, no signature needed');
   const otherConnection = await open('centralized');
   assert.equal(otherConnection.ingest([e2!], { origin: 'remote', conversation: new Conversation() }).parked, 1);
   const fromServer = await open('centralized');
@@ -356,7 +356,7 @@ test('Falcon-512 write keys sign and verify like ML-DSA-65 ones', async () => {
   await dio.commit();
   await source.sync();
   const peer = await new ChainBuilder().addRootPublicKey(publicSignKey(falcon)).open('falcon');
-  assert.deepEqual(peer.ingest(await history(source), { origin: 'remote' }), { applied: 2, parked: 0, errors: [] });
+  assert.deepEqual(peer.ingest(await history(source), { origin: 'remote' }), { applied: 2, parked: 0, parkedIds: [], known: 0, errors: [] });
   await source.close();
   await peer.close();
 });

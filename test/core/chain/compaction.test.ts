@@ -71,7 +71,7 @@ async function assertPeerVerifies(chain: Chain): Promise<void> {
   const peer = await new ChainBuilder().addRootPublicKey(publicSignKey(owner)).open(chain.key);
   const events = await history(chain);
   const result = peer.ingest(events, { origin: 'remote' });
-  assert.deepEqual(result, { applied: events.length, parked: 0, errors: [] });
+  assert.deepEqual(result, { applied: events.length, parked: 0, parkedIds: [], known: 0, errors: [] });
   assert.deepEqual([...peer.view.objects.keys()].sort(), [...chain.view.objects.keys()].sort());
   for (const key of chain.view.objects.keys()) assert.deepEqual(await outcome(peer, key), await outcome(chain, key));
   await peer.close();

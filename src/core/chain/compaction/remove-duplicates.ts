@@ -27,6 +27,21 @@ function writeJudge(meta: Pick<Metadata, 'auth' | 'parent'>): string {
   return w.kind === 'specific' ? `keys ${[...w.keys].sort().join(' ')}` : w.kind;
 }
 
+/**
+ * Ordinals of each object's current version by the view's rule (latest timestamp, then larger id):
+ * with concurrent writers it need not be the last one in log order, and both must stay.
+ */
+function currents(events: readonly CompactionEvent[]): Set<number> {
+  const best = new Map<PrimaryKey, CompactionEvent>();
+  for (const e of events) {
+    const key = e.meta.key ?? e.meta.tombstone;
+    if (key === undefined) continue;
+    const b = best.get(key);
+    if (!b || e.timestamp > b.timestamp || (e.timestamp === b.timestamp && e.id > b.id)) best.set(key, e);
+  }
+  return new Set([...best.values()].map((e) => e.ordinal));
+}
+
 /** Ordinals of transitions, and of the versions moves were judged by. */
 function anchors(events: readonly CompactionEvent[]): Set<number> {
   const last = new Map<PrimaryKey, { judge: string; parent: PrimaryKey | undefined; ordinal: number }>();
@@ -52,7 +67,10 @@ class RemoveDuplicatesRun implements CompactorRun {
   private readonly newer = new Set<PrimaryKey>();
   private readonly dependents = new Dependents();
 
-  constructor(private readonly anchors: ReadonlySet<number>) {}
+  constructor(
+    private readonly anchors: ReadonlySet<number>,
+    private readonly currents: ReadonlySet<number>,
+  ) {}
 
   vote(event: CompactionEvent, keptSoFar: boolean): Vote {
     const { key, tombstone } = event.meta;
@@ -63,7 +81,7 @@ class RemoveDuplicatesRun implements CompactorRun {
       const needed = this.dependents.take(key);
       const newest = !this.newer.has(key);
       this.newer.add(key);
-      vote = newest || needed || this.anchors.has(event.ordinal) ? 'keep' : 'drop';
+      vote = newest || needed || this.anchors.has(event.ordinal) || this.currents.has(event.ordinal) ? 'keep' : 'drop';
     }
     this.dependents.note(event, keptSoFar);
     return vote;
@@ -72,5 +90,5 @@ class RemoveDuplicatesRun implements CompactorRun {
 
 export const removeDuplicatesCompactor: Compactor = {
   name: 'remove-duplicates',
-  fresh: (pass: PassContext) => new RemoveDuplicatesRun(anchors(pass.events)),
+  fresh: (pass: PassContext) => new RemoveDuplicatesRun(anchors(pass.events), currents(pass.events)),
 };
