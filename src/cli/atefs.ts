@@ -1,9 +1,10 @@
 // atefs: mount an encrypted, versioned directory; manage users, tokens and groups.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { UsageError, notImplemented, runCommand } from './run.js';
+import { UsageError, runCommand } from './run.js';
 import type { LogArgv } from './atefs/log.js';
 import { type MountArgv, mountOptions, planMount } from './atefs/options.js';
+import { createTokenCommand, createUserCommand, groupCommand, tokenCommand, userCommand } from './atefs/auth-commands.js';
 
 /** The log command's options (kept here so that --help loads nothing else). */
 const logOptions = {
@@ -106,15 +107,11 @@ await runCommand('atefs', async () => {
         code = await showLog(argv as unknown as LogArgv);
       },
     )
-    .command(['user <action>', 'create-user'], 'create a user or show its details', {}, () => {
-      code = notImplemented('atefs', 'user commands (the auth issue)');
-    })
-    .command(['token <action>', 'create-token'], 'generate, view or elevate a token', {}, () => {
-      code = notImplemented('atefs', 'token commands (the auth issue)');
-    })
-    .command('group <action>', 'create groups and manage their members', {}, () => {
-      code = notImplemented('atefs', 'group commands (the auth issue)');
-    })
+    .command(userCommand((c) => (code = c)))
+    .command(createUserCommand((c) => (code = c)))
+    .command(tokenCommand((c) => (code = c)))
+    .command(createTokenCommand((c) => (code = c)))
+    .command(groupCommand((c) => (code = c)))
     .option('verbose', { alias: 'v', type: 'count', describe: 'more detail on stderr (-vvv: FUSE debug)' })
     .demandCommand(1, 'name a command')
     .strict()

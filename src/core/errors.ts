@@ -123,3 +123,18 @@ export class ReadOnlyError extends AteError {
 export class ConfigError extends AteError {
   override readonly code = 'CONFIG';
 }
+
+/** Bytes on a connection that do not follow the wire protocol (docs/FORMAT.md "Wire protocol"). */
+export class WireError extends AteError {
+  override readonly code = 'WIRE';
+}
+
+/** A server, or the network path to it, failed: unreachable, refused the connection, or closed it. */
+export class MeshError extends AteError {
+  override readonly code = 'MESH';
+}
+
+/** A server presented an identity key other than the one pinned for it (or given on the command line). */
+export class ServerIdentityError extends AteError {
+  override readonly code = 'SERVER_IDENTITY';
+}

@@ -21,3 +21,6 @@ export { Dao, type Readers, type Writers } from './dio/dao.js';
 export * from './dio/collections.js';
 export { Bus } from './dio/bus.js';
 export { addService, invoke, ServiceError } from './dio/service.js';
+export * from './mesh/wire/index.js';
+export { type ServerAddress, DEFAULT_PORT, parseServer, parseServerList, parseChainUrl, resolveServers, homeOf } from './mesh/routing.js';
+export * from './mesh/client/index.js';

@@ -9,7 +9,7 @@
 import { execFile } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { type AteSession, type Chain, ConfigError, type ReaderKey } from '../core/index.js';
+import { type AteSession, type Chain, ConfigError, type PublicSignKey, type ReaderKey } from '../core/index.js';
 import { AteFuse, makeOps, reporter } from './fuse.js';
 import { Volume } from './volume.js';
 
@@ -25,6 +25,8 @@ export interface MountOptions {
   session: AteSession;
   /** Who the root's data key is wrapped for (the vault key); everything below inherits. */
   rootReaders: ReaderKey[];
+  /** Who may write the filesystem's anchor (and so everything): needed on a chain without root keys. */
+  rootWriters?: readonly PublicSignKey[];
   /** Owner of new files (default: this process's uid/gid). */
   uid?: number;
   gid?: number;
@@ -102,6 +104,7 @@ export async function mountFs(opts: MountOptions): Promise<MountedFs> {
     chain: opts.chain,
     session: opts.session,
     rootReaders: opts.rootReaders,
+    ...(opts.rootWriters ? { rootWriters: opts.rootWriters } : {}),
     uid: opts.uid ?? process.getuid?.() ?? 0,
     gid: opts.gid ?? process.getgid?.() ?? 0,
     readOnly,

@@ -19,6 +19,7 @@ import {
   Dio,
   MissingReadKeyError,
   type PrimaryKey,
+  type PublicSignKey,
   type ReaderKey,
 } from '../core/index.js';
 import {
@@ -82,8 +83,14 @@ const XATTR_SIZE_MAX = 65536;
 const MAX_FILE_SIZE = 2 ** 50;
 /** Dirty bytes of one file that make a write commit before it returns. */
 const FILE_DIRTY_LIMIT = 8 * 1024 * 1024;
-/** A file with dirty data is committed this long after its first unsaved write. */
+/** A file with dirty data, or an inode with changed attributes, is committed this long after the first change. */
 const COMMIT_DELAY_MS = 1000;
+/** Inodes with changed attributes committed per transaction (tar x sets the times of every directory at the end). */
+const CHANGED_PER_COMMIT = 1024;
+/** Smallest dirty buffer of a chunk (they grow by doubling up to the chunk size). */
+const MIN_DIRTY_BUFFER = 4096;
+/** Chunks decrypted ahead of a sequential reader: the log reads overlap with the decryption of earlier ones. */
+const READ_AHEAD_CHUNKS = 4;
 /** Decrypted chunks kept for reads. */
 const CHUNK_CACHE_BYTES = 32 * 1024 * 1024;
 /** fuse-native turns UTIME_NOW and UTIME_OMIT (tv_sec 0, tv_nsec near 2^30) into this many ms. */
@@ -104,7 +111,7 @@ export interface Entry {
 
 export class FileState {
   refs = 0;
-  /** Chunk index -> a chunk-sized buffer, zero past the data. */
+  /** Chunk index -> a buffer of at most a chunk, zero past the data (and implicitly past its end). */
   dirty = new Map<number, Buffer>();
   /** The chunks of a commit under way (still what reads must see). */
   committing: Map<number, Buffer> | undefined;
@@ -192,6 +199,7 @@ export interface VolumeOptions {
   chain: Chain;
   session: AteSession;
   rootReaders: readonly ReaderKey[];
+  rootWriters?: readonly PublicSignKey[];
   uid: number;
   gid: number;
   readOnly: boolean;
@@ -251,6 +259,9 @@ export class Volume {
   private readonly handles = new Map<number, Handle>();
   /** Paths libfuse gave to files unlinked while open (see HIDDEN_NAME) -> their inode. */
   private readonly hidden = new Map<string, PrimaryKey>();
+  /** Inodes whose attributes changed in memory only (see patch). */
+  private readonly changed = new Set<Inode>();
+  private changedTimer: NodeJS.Timeout | undefined;
   private nextFd = 1;
   private rootNode!: Inode;
   private stopListening: (() => void) | undefined;
@@ -297,7 +308,7 @@ export class Volume {
       const now = Date.now();
       const dio = this.dio();
       const anchor: AnchorValue = { format: 'atefs', version: 1, chunkSize, created: now };
-      dio.store(anchor, { key: ANCHOR_KEY, readers: opts.rootReaders });
+      dio.store(anchor, { key: ANCHOR_KEY, readers: opts.rootReaders, ...(opts.rootWriters ? { writers: opts.rootWriters } : {}) });
       const root: InodeValue = {
         ino: ROOT_INO,
         mode: S_IFDIR | 0o755,
@@ -352,7 +363,7 @@ export class Volume {
   private invalidate(key: PrimaryKey | undefined, parent: { key: PrimaryKey; collection: CollectionId } | undefined): void {
     if (key !== undefined) {
       const node = this.inodes.get(key);
-      if (node && !node.file && node !== this.rootNode) this.inodes.delete(key);
+      if (node && !node.file && !this.changed.has(node) && node !== this.rootNode) this.inodes.delete(key);
       else if (node) {
         // Open or root: reload its value in the background.
         void this.dio()
@@ -388,6 +399,7 @@ export class Volume {
     this.stopListening?.();
     this.stopListening = undefined;
     for (const n of this.inodes.values()) if (n.file?.timer) clearTimeout(n.file.timer);
+    if (this.changedTimer) clearTimeout(this.changedTimer);
   }
 
   // ---------------------------------------------------------------- loading
@@ -442,8 +454,25 @@ export class Volume {
       if (node.dir) return node.dir;
       if (node.dirGen !== gen) continue;
       node.dir = map;
+      this.prefetchInodes(map);
       return map;
     }
+  }
+
+  /**
+   * Loads the inodes of a directory's entries in the background: a listing is mostly followed
+   * by a stat or an open of each entry (ls -l, find, cp -r, rm -r), whose lookups then find
+   * them loaded or on the way instead of reading the log one request at a time.
+   */
+  private prefetchInodes(entries: Map<string, Entry>): void {
+    const keys: PrimaryKey[] = [];
+    for (const e of entries.values()) if (!this.inodes.has(e.inode) && !this.inodeLoads.has(e.inode)) keys.push(e.inode);
+    if (keys.length === 0) return;
+    void (async () => {
+      for (let i = 0; i < keys.length; i += DIR_LOAD_BATCH) {
+        await Promise.all(keys.slice(i, i + DIR_LOAD_BATCH).map((k) => this.inode(k).catch(() => undefined)));
+      }
+    })();
   }
 
   // ---------------------------------------------------------------- paths
@@ -462,10 +491,23 @@ export class Volume {
       if (n && !n.deleted) return n;
       fail(ENOENT);
     }
+    const parts = Volume.parts(path);
     let node = this.rootNode;
-    for (const name of Volume.parts(path)) {
+    let at = 0;
+    // Without an await while the directories and inodes on the way are cached (nearly every
+    // request): a promise per path step was a good part of the cost of a getattr.
+    for (; at < parts.length; at++) {
       if (!isDir(node.v.mode)) fail(ENOTDIR);
-      const e = (await this.dirMap(node)).get(name);
+      if (!node.dir) break;
+      const e = node.dir.get(parts[at]!);
+      if (!e) fail(ENOENT);
+      const next = this.inodes.get(e.inode);
+      if (!next) break;
+      node = next;
+    }
+    for (; at < parts.length; at++) {
+      if (!isDir(node.v.mode)) fail(ENOTDIR);
+      const e = (await this.dirMap(node)).get(parts[at]!);
       if (!e) fail(ENOENT);
       node = await this.inode(e.inode);
     }
@@ -530,6 +572,8 @@ export class Volume {
         Object.assign(node.v, patch);
         node.collection = coll;
       });
+      // `v` carries the attribute changes made in memory: from here they are this commit's.
+      if (this.changed.delete(node)) tx.fail(() => this.markChanged(node));
       const file = node.file;
       if (!file?.isDirty) continue;
       for (const i of file.deletes) tx.dio.delete(chunkKey(node.key, i));
@@ -581,6 +625,7 @@ export class Volume {
       tx.dio.delete(node.key);
       tx.ok(() => {
         node.deleted = true;
+        this.changed.delete(node);
         if (node.file?.timer) clearTimeout(node.file.timer);
         node.file = undefined;
         node.dir = undefined;
@@ -591,12 +636,12 @@ export class Volume {
     }
   }
 
-  /** Commits a file's dirty data and size (nothing if clean); durable with `durable` or scope full. */
+  /** Commits an inode's dirty data, size and attributes (nothing if clean); durable with `durable` or scope full. */
   async commitFile(node: Inode, durable = false): Promise<void> {
-    const file = node.file;
-    if (file?.isDirty && !node.deleted && !this.readOnly) {
+    const dirty = (): boolean => (node.file?.isDirty === true || this.changed.has(node)) && !node.deleted;
+    if (dirty() && !this.readOnly) {
       await this.lock.run(() =>
-        file.isDirty && !node.deleted
+        dirty()
           ? this.transact((tx) => {
               tx.putInode(node);
             })
@@ -613,6 +658,7 @@ export class Volume {
     for (const node of [...this.inodes.values()]) {
       if (node.file?.isDirty) await this.commitFile(node).catch((e: unknown) => errors.push(e));
     }
+    await this.commitChanged().catch((e: unknown) => errors.push(e));
     await this.chain.sync();
     if (errors.length > 0) throw errors[0];
   }
@@ -931,11 +977,47 @@ export class Volume {
 
   // ---------------------------------------------------------------- attributes (changes)
 
+  /**
+   * An attribute change (chmod, chown, utimens, xattrs): made in memory at once and committed
+   * with the inode's next write, or with every other such change after COMMIT_DELAY_MS. tar and
+   * cp -a set three or four attributes per file; one event for all of them instead of one
+   * transaction each. Not durable before fsync, as on any Linux filesystem.
+   */
   private async patch(path: string, fn: (node: Inode, now: number) => Partial<InodeValue>): Promise<void> {
-    await this.mutate(async (tx) => {
-      const node = await this.lookup(path);
-      tx.putInode(node, fn(node, Date.now()));
+    if (this.readOnly) fail(EROFS);
+    // Under the lock: ordered with the transactions, whose ok hooks also assign to node.v.
+    const node = await this.lock.run(async () => {
+      const n = await this.lookup(path);
+      Object.assign(n.v, fn(n, Date.now()));
+      this.markChanged(n);
+      return n;
     });
+    if (this.scope === 'full') await this.commitFile(node);
+  }
+
+  private markChanged(node: Inode): void {
+    this.changed.add(node);
+    if (this.changedTimer) return;
+    this.changedTimer = setTimeout(() => {
+      this.changedTimer = undefined;
+      this.commitChanged().catch((err: unknown) => this.onBackgroundError(err, 'attributes'));
+    }, COMMIT_DELAY_MS);
+    this.changedTimer.unref();
+  }
+
+  /** Commits every inode with attribute changes in memory only, a bounded number per transaction. */
+  private async commitChanged(): Promise<void> {
+    while (this.changed.size > 0) {
+      await this.lock.run(() =>
+        this.transact((tx) => {
+          for (const node of this.changed) {
+            if (tx.inodes.size >= CHANGED_PER_COMMIT) break;
+            if (node.deleted) this.changed.delete(node);
+            else tx.putInode(node);
+          }
+        }),
+      );
+    }
   }
 
   async chmod(path: string, mode: number): Promise<void> {
@@ -992,24 +1074,22 @@ export class Volume {
     Volume.checkXattrName(name);
     if (value.length > XATTR_SIZE_MAX) fail(E2BIG);
     const copy = Uint8Array.from(value);
-    await this.mutate(async (tx) => {
-      const node = await this.lookup(path);
-      const list = tx.current(node).xattrs ?? [];
+    await this.patch(path, (node, now) => {
+      const list = node.v.xattrs ?? [];
       const exists = list.some(([n]) => n === name);
       if (flags & XATTR_CREATE && exists) fail(EEXIST);
       if (flags & XATTR_REPLACE && !exists) fail(ENODATA);
       const xattrs: [string, Uint8Array][] = [...list.filter(([n]) => n !== name), [name, copy]];
-      tx.putInode(node, { xattrs, ctime: Date.now() });
+      return { xattrs, ctime: now };
     });
   }
 
   async removexattr(path: string, name: string): Promise<void> {
     Volume.checkXattrName(name);
-    await this.mutate(async (tx) => {
-      const node = await this.lookup(path);
-      const list = tx.current(node).xattrs ?? [];
+    await this.patch(path, (node, now) => {
+      const list = node.v.xattrs ?? [];
       if (!list.some(([n]) => n === name)) fail(ENODATA);
-      tx.putInode(node, { xattrs: list.filter(([n]) => n !== name), ctime: Date.now() });
+      return { xattrs: list.filter(([n]) => n !== name), ctime: now };
     });
   }
 
@@ -1037,7 +1117,10 @@ export class Volume {
     if (isDir(node.v.mode) && writable) fail(EISDIR);
     if (writable && this.readOnly) fail(EROFS);
     const fd = this.attach(node, writable);
-    if (flags & O_TRUNC && writable && isReg(node.v.mode) && node.v.size > 0) {
+    const truncating = (flags & O_TRUNC) !== 0 && writable;
+    // The first read follows the open: decrypt the first chunk while the kernel asks for it.
+    if (!truncating && isReg(node.v.mode) && node.v.size > 0) this.prefetch(node, 0);
+    if (truncating && isReg(node.v.mode) && node.v.size > 0) {
       try {
         await this.truncateNode(node, 0);
       } catch (err) {
@@ -1089,6 +1172,7 @@ export class Volume {
   }
 
   async fsyncdir(): Promise<void> {
+    await this.commitChanged();
     await this.chain.flush(true);
   }
 
@@ -1154,12 +1238,17 @@ export class Volume {
       done += n;
       last = i;
     }
-    // Read ahead: decrypt the next chunk while the kernel handles this one.
-    if (last >= 0 && (last + 1) * CS < node.v.size && pos + done >= (last + 1) * CS - 2 * 131072) {
-      const next = this.chunkData(node, last + 1);
-      if (next instanceof Promise) next.catch(() => undefined);
+    // Read ahead: decrypt the next chunks while the kernel handles this one.
+    if (last >= 0 && pos + done >= (last + 1) * CS - 2 * 131072) {
+      for (let i = last + 1; i <= last + READ_AHEAD_CHUNKS && i * CS < node.v.size; i++) this.prefetch(node, i);
     }
     return done;
+  }
+
+  /** Starts loading a chunk into the cache (errors show at the real read). */
+  private prefetch(node: Inode, i: number): void {
+    const data = this.chunkData(node, i);
+    if (data instanceof Promise) data.catch(() => undefined);
   }
 
   private setDirty(file: FileState, i: number, b: Buffer): void {
@@ -1168,12 +1257,21 @@ export class Volume {
     file.deletes.delete(i);
   }
 
-  /** The dirty buffer of a chunk, read in first unless the write covers it whole. */
-  private async chunkForWrite(node: Inode, file: FileState, i: number, whole: boolean): Promise<Buffer> {
+  /**
+   * Makes the dirty buffer of a chunk at least `end` bytes long, read in first unless the write
+   * covers it whole. Buffers start as small as the data and double as it grows (a small file
+   * never allocates a whole chunk); bytes past a buffer's end read as zeros. Callers take
+   * file.dirty.get(i) after it, and check it again after any await of theirs: a commit or
+   * another write may have replaced it.
+   */
+  private async chunkForWrite(node: Inode, file: FileState, i: number, end: number, whole: boolean): Promise<void> {
     const CS = this.chunkSize;
     for (;;) {
       const have = file.dirty.get(i);
-      if (have) return have;
+      if (have) {
+        if (have.length < end) this.grow(file, i, have, end);
+        return;
+      }
       const pending = file.pending.get(i);
       if (pending) {
         await pending;
@@ -1181,16 +1279,16 @@ export class Volume {
       }
       if (whole) {
         // Every byte is about to be written.
-        const b = Buffer.allocUnsafe(CS);
-        this.setDirty(file, i, b);
-        return b;
+        this.setDirty(file, i, Buffer.allocUnsafe(CS));
+        return;
       }
       const gen = node.gen;
       const p = (async (): Promise<void> => {
         const base = await this.chunkData(node, i);
         if (file.dirty.has(i) || node.gen !== gen) return;
-        const b = Buffer.alloc(CS);
-        if (base) base.copy(b, 0, 0, Math.min(base.length, CS));
+        const length = Math.min(base?.length ?? 0, CS);
+        const b = Buffer.alloc(Math.min(CS, Math.max(end, length, MIN_DIRTY_BUFFER)));
+        if (base) base.copy(b, 0, 0, length);
         this.setDirty(file, i, b);
       })();
       file.pending.set(i, p);
@@ -1200,6 +1298,14 @@ export class Volume {
         if (file.pending.get(i) === p) file.pending.delete(i);
       }
     }
+  }
+
+  /** Replaces a chunk's dirty buffer by a larger copy holding at least `end` bytes. */
+  private grow(file: FileState, i: number, b: Buffer, end: number): void {
+    const bigger = Buffer.alloc(Math.min(this.chunkSize, Math.max(end, 2 * b.length)));
+    b.copy(bigger);
+    file.dirty.set(i, bigger);
+    file.dirtyBytes += bigger.length - b.length;
   }
 
   async write(fd: number, buf: Buffer, len: number, pos: number): Promise<number> {
@@ -1217,7 +1323,12 @@ export class Volume {
       const i = Math.floor(off / CS);
       const within = off - i * CS;
       const n = Math.min(CS - within, len - done);
-      const chunk = file.dirty.get(i) ?? (await this.chunkForWrite(node, file, i, within === 0 && n === CS));
+      let chunk = file.dirty.get(i);
+      // Checked again after each wait: the buffer must be the current one when the bytes go in.
+      while (!chunk || chunk.length < within + n) {
+        await this.chunkForWrite(node, file, i, within + n, within === 0 && n === CS);
+        chunk = file.dirty.get(i);
+      }
       buf.copy(chunk, within, done, done + n);
       done += n;
       // The size grows with each piece: a commit that runs while the next piece is read in
@@ -1230,7 +1341,13 @@ export class Volume {
     node.v.ctime = now;
     file.metaDirty = true;
     this.armTimer(node, file);
-    if (file.dirtyBytes >= FILE_DIRTY_LIMIT) await this.commitFile(node);
+    if (file.dirtyBytes >= FILE_DIRTY_LIMIT) {
+      // The commit seals in a worker while the next writes fill new buffers; a writer waits
+      // only when the previous commit is still under way (at most about two limits in memory).
+      // A failed background commit puts the data back dirty: the next flush or fsync reports it.
+      if (file.committing) await this.commitFile(node);
+      else this.commitFile(node).catch((err: unknown) => this.onBackgroundError(err, `inode ${node.v.ino}`));
+    }
     return len;
   }
 
@@ -1274,8 +1391,12 @@ export class Volume {
             const last = keep - 1;
             const data = await this.chunkData(node, last);
             if (data && data.length > tail) {
-              const chunk = file.dirty.get(last) ?? (await this.chunkForWrite(node, file, last, false));
-              chunk.fill(0, tail);
+              let chunk = file.dirty.get(last);
+              while (!chunk) {
+                await this.chunkForWrite(node, file, last, 0, false);
+                chunk = file.dirty.get(last);
+              }
+              if (chunk.length > tail) chunk.fill(0, tail);
             }
           }
           for (const i of [...file.dirty.keys()]) {

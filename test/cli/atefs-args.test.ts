@@ -69,6 +69,9 @@ test('usage errors: one line, exit code 2', () =>
       [['mount', mnt, join(s.root, 'log\tdir')], /log path .* contains a control character/],
       [['mount', mnt, 'http://example.com/chain'], /atefs speaks tcp:\/\/ only/],
       [['mount', mnt, 'tcp://localhost:5000/x', join(s.root, 'logs'), 'extra'], /Unknown argument: extra/],
+      [['mount', mnt, 'tcp://localhost:5000/x', '--wire-encryption', '64'], /--wire-encryption "64" is not one of 128, 192, 256/],
+      [['mount', mnt, 'tcp://localhost:5000/'], /names no chain/],
+      [['mount', mnt, 'tcp://localhost:5000/x', '--temp'], /a remote chain lives on its server/],
       [['mount', mnt, '--at', 'yesterday-ish'], /--at "yesterday-ish" is neither a time .* nor an event id/],
       [['umount', `${mnt}\u001b[2J`], /contains a control character/],
     ];
@@ -78,10 +81,10 @@ test('usage errors: one line, exit code 2', () =>
     }
   }));
 
-test('not implemented yet: remote chains, exit code 2', () =>
+test('a remote chain whose server cannot be reached: one line, exit code 1', () =>
   withSandbox(async (s) => {
     const mnt = await s.dir('mnt');
-    assertOneLine(await s.run(['mount', mnt, 'tcp://localhost:5000/mychain']), 2, /remote chains .* come with the atedb issue; not implemented yet/);
+    assertOneLine(await s.run(['mount', mnt, 'tcp://127.0.0.1:1/example.com/joe/files', '--passcode', 'correct horse battery']), 1, /cannot reach atedb at 127\.0\.0\.1:1/);
   }));
 
 test('bad mount points: one line, exit code 1, nothing created', () =>

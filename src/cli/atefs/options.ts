@@ -2,7 +2,7 @@
 import type { Options } from 'yargs';
 import { type CompactMode, type ConfiguredFor, parseCompactMode } from '../../core/chain/config.js';
 import { ConfigError } from '../../core/errors.js';
-import { CliError, EXIT_USAGE, UsageError } from '../run.js';
+import { UsageError } from '../run.js';
 import { absolute, checkPathText } from './paths.js';
 
 export const RECOVERY_MODES = ['async', 'readonly-async', 'readonly-sync', 'sync'] as const;
@@ -50,6 +50,10 @@ export interface MountPlan {
   readonly verbose: number;
   /** Time travel: the vault as it was then, read-only. */
   readonly at?: AtSpec;
+  /** Remote chains: the AES key size of the wire (0: none). */
+  readonly wireEncryption: 0 | 128 | 192 | 256;
+  /** Remote chains: the server's expected identity (else pinned on first use). */
+  readonly serverFingerprint?: string;
 }
 
 const group = 'Mount options:';
@@ -84,6 +88,17 @@ export const mountOptions = {
     default: 'readonly-async',
     group,
     describe: 'async | readonly-async | readonly-sync | sync: what a remote chain does when its server is unreachable; the sync variants also make every write wait until it is durable',
+  },
+  'wire-encryption': {
+    type: 'string',
+    default: '128',
+    group,
+    describe: 'remote chains: AES key size of the connection, 128 | 192 | 256 (the server may ask for more); --no-wire-encryption sends in the clear (event data stays encrypted)',
+  },
+  'server-fingerprint': {
+    type: 'string',
+    group,
+    describe: "remote chains: the atedb's identity fingerprint (atedb fingerprint prints it); without it the first one seen is pinned in ~/.config/ate/known_servers",
   },
   daemon: { type: 'boolean', default: false, group, describe: 'run in the background; stop it with atefs umount <mount-path> (output in <data>/mounts/<vault>.log)' },
   at: {
@@ -129,6 +144,8 @@ export interface MountArgv {
   remote?: string;
   logPath?: string;
   passcode?: string;
+  wireEncryption: string | boolean;
+  serverFingerprint?: string;
   temp: boolean;
   uid?: string;
   gid?: string;
@@ -188,7 +205,7 @@ export function parseAt(text: string): AtSpec {
 
 /** Checks the mount command line; UsageError (exit 2) or NotImplementedError (exit 2) if it cannot work. */
 export function planMount(a: MountArgv): MountPlan {
-  for (const flag of ['passcode', 'uid', 'gid', 'recovery-mode', 'at', 'compact-mode', 'compact-timer', 'compact-threshold-factor', 'compact-threshold-size', 'configured-for', 'meta-format', 'data-format']) {
+  for (const flag of ['passcode', 'wire-encryption', 'server-fingerprint', 'uid', 'gid', 'recovery-mode', 'at', 'compact-mode', 'compact-timer', 'compact-threshold-factor', 'compact-threshold-size', 'configured-for', 'meta-format', 'data-format']) {
     single(flag, (a as unknown as Record<string, unknown>)[flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())]);
   }
   checkPathText('mount path', a.mountPath);
@@ -242,8 +259,12 @@ export function planMount(a: MountArgv): MountPlan {
     }
     if (url.protocol !== 'tcp:') throw new UsageError(`"${remote}": atefs speaks tcp:// only; write it like tcp://host:5000/chain`);
     checkPathText('chain name in the URL', decodeURIComponent(url.pathname));
-    throw new CliError(`remote chains (${url.protocol}//${url.host}${url.pathname}) come with the atedb issue; not implemented yet (leave out the URL to mount a local vault)`, EXIT_USAGE);
+    if (url.pathname.length <= 1) throw new UsageError(`"${remote}" names no chain; write it like tcp://host:5000/example.com/joe/files`);
+    if (a.temp) throw new UsageError('--temp makes a throw-away vault in memory; a remote chain lives on its server: drop one of them');
+    if (a.at !== undefined) throw new UsageError('--at travels in the history of a local vault; it does not work on a remote URL yet');
   }
+  const wire = a.wireEncryption === false ? '0' : String(a.wireEncryption);
+  if (!['0', '128', '192', '256'].includes(wire)) throw new UsageError(`--wire-encryption "${wire}" is not one of 128, 192, 256 (or --no-wire-encryption)`);
   let at: AtSpec | undefined;
   if (a.at !== undefined) {
     at = parseAt(a.at);
@@ -271,5 +292,8 @@ export function planMount(a: MountArgv): MountPlan {
     daemon: a.daemon,
     verbose: a.verbose ?? 0,
     ...(at ? { at } : {}),
+    ...(remote !== undefined ? { remote } : {}),
+    wireEncryption: Number(wire) as MountPlan['wireEncryption'],
+    ...(a.serverFingerprint !== undefined ? { serverFingerprint: a.serverFingerprint } : {}),
   };
 }

@@ -19,6 +19,7 @@ import { type Progress, noProgress } from './progress.js';
 import { canPrompt, promptHidden } from './prompt.js';
 import { type PastChain, iso, needsUnmounted, openPast } from './history.js';
 import { type MountRecord, isAtefsAlive, lockVault, readRecord, recordPaths, removeFile, writeRecord } from './registry.js';
+import { openRemoteVault, type RemoteVault, replicaDirFor } from './remote-vault.js';
 import { CHAIN_NAME, LOG_NAME, type GivenPasscode, type KeySource, type OpenedVault, type VaultKeys, keysOf, obtainPasscode, openVault, readVaultMeta } from './vault.js';
 
 /** Where the mount reports to: the terminal (foreground) or the parent that started the daemon. */
@@ -182,7 +183,25 @@ export async function mountAndServe(plan: MountPlan, given: GivenPasscode | unde
 
     // The vault: its keys, created on first use.
     let vault: OpenedVault;
-    if (plan.temp) {
+    let remote: RemoteVault | undefined;
+    if (plan.remote !== undefined) {
+      const dir = plan.logPath ?? replicaDirFor(dataDir, plan.remote, mountPoint);
+      await mkdir(dir, { recursive: true, mode: 0o700 }).catch(() => undefined);
+      cleanups.push(await lockVault(dir, mountPoint));
+      progress = await reporter.progress(`connecting to ${plan.remote}`);
+      remote = await openRemoteVault({
+        plan: { ...plan, remote: plan.remote },
+        dir,
+        mountPoint,
+        given,
+        prompt: reporter.interactive && canPrompt() ? promptHidden : undefined,
+        notice: (line) => reporter.notice(line),
+      });
+      const r = remote;
+      cleanups.push(() => r.remote.close());
+      vault = { dir, vaultKey: r.vaultKey, writeKey: r.writeKey, source: { kind: 'passcode', from: given?.from ?? 'prompt' }, created: r.created };
+      await writeRecord(paths.record, record('starting', dir));
+    } else if (plan.temp) {
       vault = { dir: '', ...keysOf(generateSymmetricKey()), source: { kind: 'temporary' }, created: true };
     } else {
       const dir = plan.logPath ?? join(dataDir, vaultNameFor(mountPoint));
@@ -210,19 +229,19 @@ export async function mountAndServe(plan: MountPlan, given: GivenPasscode | unde
 
     // The chain.
     const session = vaultSession(vault);
-    builder = vaultChainBuilder(plan, vault).onWarning((m) => reporter.notice(`warning: ${m}`));
+    if (!remote) builder = vaultChainBuilder(plan, vault).onWarning((m) => reporter.notice(`warning: ${m}`));
     const loading = `${vault.created ? 'creating' : 'loading'} the vault${vault.dir ? ` ${shown(vault.dir)}` : ''}`;
     if (progress === noProgress) progress = await reporter.progress(loading);
     else progress.update({ phase: loading });
     const t0 = Date.now();
     let past: PastChain | undefined;
-    if (plan.at) {
+    if (plan.at && builder) {
       past = await openPast(builder, plan.at, mountPoint).catch((err: unknown) => {
         throw needsUnmounted(err, 'time travel');
       });
       cleanups.push(past.close);
     }
-    const chain: Chain = past ? past.chain : await builder.open(CHAIN_NAME);
+    const chain: Chain = remote ? remote.chain : past ? past.chain : await builder!.open(CHAIN_NAME);
     reporter.detail(`chain loaded in ${Date.now() - t0} ms: ${count(chain.count)} events, ${count(chain.view.objects.size)} objects`);
     life.checkCancelled();
 
@@ -234,6 +253,8 @@ export async function mountAndServe(plan: MountPlan, given: GivenPasscode | unde
       chain,
       session,
       rootReaders: [{ kind: 'symmetric', key: vault.vaultKey }],
+      // A chain on a server without auth has no root keys: the filesystem names its writers itself.
+      ...(remote ? { rootWriters: [publicSignKey(vault.writeKey)] } : {}),
       ...(plan.uid !== undefined ? { uid: plan.uid } : {}),
       ...(plan.gid !== undefined ? { gid: plan.gid } : {}),
       allowOther: plan.allowOther,
@@ -257,7 +278,8 @@ export async function mountAndServe(plan: MountPlan, given: GivenPasscode | unde
     const details = [
       `${count(chain.view.objects.size)} objects`,
       ...(plan.readOnly ? ['read-only'] : []),
-      ...(vault.dir ? [`log ${shown(vault.dir)}`] : []),
+      ...(plan.remote ? [`server ${plan.remote}`] : []),
+      ...(vault.dir ? [`${plan.remote ? 'replica' : 'log'} ${shown(vault.dir)}`] : []),
       describeSource(vault.source),
     ];
     const when = past ? ` as it was at ${iso(past.time)}` : '';
@@ -284,7 +306,13 @@ export async function mountAndServe(plan: MountPlan, given: GivenPasscode | unde
     await unmountQuietly(m, trigger.kind === 'external', reporter);
     const b = builder;
     builder = undefined;
-    await b.close();
+    await b?.close();
+    if (remote) {
+      const r = remote;
+      remote = undefined;
+      phase = `uploading the last changes to ${plan.remote}`;
+      await r.remote.close();
+    }
     reporter.notice(`unmounted ${shown(mountPoint)}${vault.dir && !past ? `; the vault is saved in ${shown(vault.dir)}` : ''}`);
     return trigger.kind === 'fatal' ? EXIT_BUG : 0;
   } finally {

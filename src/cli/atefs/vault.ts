@@ -140,6 +140,22 @@ async function writeMeta(dir: string, meta: VaultMeta): Promise<void> {
 
 const kdfOf = (meta: VaultMeta): KdfParams => ({ N: meta.kdf!.N, r: meta.kdf!.r, p: meta.kdf!.p });
 
+/** The metadata of a new passcode vault (a fresh salt) and its vault key. */
+export async function newPasscodeMeta(passcode: string, mountPoint?: string): Promise<{ meta: VaultMeta; key: SymmetricKey }> {
+  const salt = newSalt();
+  const key = await derivePasswordKey(passcode, salt, DEFAULT_KDF);
+  const meta: VaultMeta = {
+    format: FORMAT,
+    version: VERSION,
+    key: 'passcode',
+    kdf: { alg: 'scrypt', ...DEFAULT_KDF, salt: b64(salt) },
+    check: b64(checkValueFor(key)),
+    created: new Date().toISOString(),
+    ...(mountPoint ? { mountPoint } : {}),
+  };
+  return { meta, key };
+}
+
 /** Whether `passcode` opens the vault of `meta`; its key if so. */
 export async function tryPasscode(meta: VaultMeta, passcode: string): Promise<SymmetricKey | undefined> {
   const key = await derivePasswordKey(passcode, unb64(meta.kdf!.salt), kdfOf(meta));
@@ -280,17 +296,8 @@ export async function openVault(
   }
   const created = new Date().toISOString();
   if (obtained.passcode && !hasKeyFile) {
-    const salt = newSalt();
-    const key = await derivePasswordKey(obtained.passcode.passcode, salt, DEFAULT_KDF);
-    await writeMeta(dir, {
-      format: FORMAT,
-      version: VERSION,
-      key: 'passcode',
-      kdf: { alg: 'scrypt', ...DEFAULT_KDF, salt: b64(salt) },
-      check: b64(checkValueFor(key)),
-      created,
-      mountPoint,
-    });
+    const { meta: fresh, key } = await newPasscodeMeta(obtained.passcode.passcode, mountPoint);
+    await writeMeta(dir, fresh);
     return { dir, ...keysOf(key), source: { kind: 'passcode', from: obtained.passcode.from }, created: true };
   }
   if (obtained.passcode && hasKeyFile) {

@@ -5,7 +5,7 @@ import { type PrivateSignKey, type PublicSignKey, SignerPool, defaultSignerPool 
 import type { ChainKey, EventId, PrimaryKey } from '../event/ids.js';
 import type { KeyId, Metadata } from '../event/metadata.js';
 import { needsSignature } from '../event/metadata.js';
-import type { DecodedEvent } from '../event/encoding.js';
+import { type DecodedEvent, ViewDecoder } from '../event/encoding.js';
 import { ClosedError, ConfigError, DecodeError, ReadOnlyError, ReplayError, TimeError, TrustError, ValidationError } from '../errors.js';
 import type { LogPosition, RedoLog } from '../log/index.js';
 import type { AteSession } from '../session/session.js';
@@ -89,6 +89,11 @@ export interface IngestResult {
 export interface RemotePipe {
   /** Throws when writes are refused now (disconnected in a read-only recovery mode). */
   assertWritable(): void;
+  /** Every commit, whatever its scope, waits for the server's confirmation (recovery mode sync). */
+  readonly confirmsEveryCommit: boolean;
+  /** A lock on an object held by this node's connection at the server; false if another holds it. */
+  lock(key: PrimaryKey): Promise<boolean>;
+  unlock(key: PrimaryKey): void;
   /** Resolves when the server confirmed these events; rejects with the server's reason. */
   confirm(ids: readonly EventId[]): Promise<void>;
 }
@@ -131,6 +136,8 @@ export class Chain {
   private lazyFlush: NodeJS.Timeout | undefined;
   private closed = false;
   private pipe: RemotePipe | undefined;
+  /** While replaying: the lean path's events that wait for a signature (see replayLean). */
+  private waiting: WaitMarks | undefined;
 
   private constructor(private readonly parts: ChainParts) {
     this.key = parts.key;
@@ -213,10 +220,19 @@ export class Chain {
 
   /** Looks authority up in a transaction's overlay first, then in the view. */
   lookupWith(overlay: Overlay): AuthorityLookup {
+    // A transaction's events mostly share a parent, looked up several times for each event:
+    // the view's last answer is kept while the view is unchanged.
+    let lastKey: PrimaryKey | undefined;
+    let last: AuthorityState | undefined;
+    let lastVersion = -1;
     return (key) => {
       const staged = overlay.get(key);
       if (staged === null) return undefined;
-      return staged ?? this.view.objects.get(key);
+      if (staged !== undefined) return staged;
+      if (key === lastKey && lastVersion === this.view.version) return last;
+      const state = this.view.objects.get(key);
+      if (state !== undefined) [lastKey, last, lastVersion] = [key, state, this.view.version];
+      return state;
     };
   }
 
@@ -272,6 +288,11 @@ export class Chain {
     return this.rewrites;
   }
 
+  /** The stored bytes of one event (a copy: safe to keep). */
+  async eventBytes(ordinal: number): Promise<Uint8Array> {
+    return Uint8Array.from((await this.log.read(this.view.position(ordinal))).subarray(RECORD_ID_BYTES));
+  }
+
   /** The bytes of every event in log order (for streaming to peers). */
   async *history(): AsyncIterable<Uint8Array> {
     for (let i = 0; i < this.view.count; i++) yield (await this.log.read(this.view.position(i))).subarray(RECORD_ID_BYTES);
@@ -286,14 +307,17 @@ export class Chain {
     this.assertWritable();
     this.pipe?.assertWritable();
     const staged: Overlay = new Map();
+    // Events of a transaction share their signWith list: one Set for all of them.
+    let signWith: readonly KeyId[] | undefined;
+    let signers: ReadonlySet<KeyId> = EMPTY;
     const ctx = this.context('local', false, this.lookupWith(staged), (e) => {
-      const key = signing.get(e);
-      return key ? new Set(e.meta.signWith ?? []) : EMPTY;
+      if (!signing.has(e)) return EMPTY;
+      if (e.meta.signWith !== signWith) signers = new Set((signWith = e.meta.signWith) ?? []);
+      return signers;
     });
-    const seen = new Set<EventId>();
+    const twice = duplicateIn(events);
+    if (twice) throw new ReplayError(`event ${twice.id.slice(0, 16)} appears twice in one transaction`);
     for (const e of events) {
-      if (seen.has(e.id)) throw new ReplayError(`event ${e.id.slice(0, 16)} appears twice in one transaction`);
-      seen.add(e.id);
       const verdict = this.validate(e, ctx);
       if (verdict) throw verdict;
       stage(staged, e.meta);
@@ -459,9 +483,16 @@ export class Chain {
     const parkedAt = new Map<EventId, number>();
     let seq = 0;
     let lastApplied = -1;
+    // Indexers are fed whole events; without them sealed events take the lean path.
+    const lean = this.indexers.length === 0 ? new ViewDecoder() : undefined;
+    this.waiting = new WaitMarks();
     for await (const batch of this.log.replay()) {
       for (const { bytes, pos } of batch.events) {
         seq++;
+        if (batch.sealed && lean && this.replayLean(lean, bytes, pos)) {
+          lastApplied = seq;
+          continue;
+        }
         let event: RecordedEvent;
         try {
           event = readRecord(bytes, batch.sealed);
@@ -477,6 +508,7 @@ export class Chain {
       }
       this.progress?.(seq);
     }
+    await this.collectUnsigned();
     if (refused.length > 0) throw refused[0];
     const leftovers = [...this.parked.keys()];
     if (leftovers.length > 0) {
@@ -526,6 +558,38 @@ export class Chain {
     }
     if (refused.length > 0) throw refused[0];
     if ('eventId' in until && !found) throw new ConfigError(`event ${until.eventId} is not in the history of ${this.key}; list the history to pick one`);
+  }
+
+  /**
+   * A sealed event that only the view needs (see ViewDecoder), straight from the log's bytes:
+   * no Metadata, no RecordedEvent, no hex id. False: the event needs replayTrusted.
+   */
+  private replayLean(decoder: ViewDecoder, bytes: Uint8Array, pos: LogPosition): boolean {
+    if (bytes.length < RECORD_ID_BYTES) return false;
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    try {
+      if (!decoder.decode(buf, RECORD_ID_BYTES, buf.length)) return false;
+    } catch (err) {
+      if (err instanceof DecodeError) throw new DecodeError(`event at segment ${pos.segment} offset ${pos.offset}: ${err.message}`);
+      throw err;
+    }
+    const ordinal = this.view.add(buf.subarray(0, RECORD_ID_BYTES), decoder, pos);
+    if (ordinal !== -1 && decoder.signs) this.waiting!.set(ordinal);
+    return true;
+  }
+
+  /**
+   * After a replay: the events that still wait for their signature (a crash came between
+   * their durable commit and their proof) go into `unsigned`, with the keys that must sign
+   * them, read back from the log (there are none after a clean shutdown).
+   */
+  private async collectUnsigned(): Promise<void> {
+    const waiting = this.waiting!;
+    this.waiting = undefined;
+    for (const ordinal of waiting.all(this.view.count)) {
+      const { meta } = await this.readEvent(ordinal);
+      if (meta.signWith !== undefined) this.unsigned.set(ordinal, meta.signWith);
+    }
   }
 
   /** A sealed log was written by this node: its events were validated when they came in. */
@@ -643,7 +707,9 @@ export class Chain {
     this.book.absorb(meta, false, false);
     for (const id of coveredIds(meta)) {
       const ordinal = this.view.ids.indexOf(id);
-      if (ordinal !== -1) this.unsigned.delete(ordinal);
+      if (ordinal === -1) continue;
+      this.unsigned.delete(ordinal);
+      this.waiting?.clear(ordinal);
     }
   }
 
@@ -668,6 +734,51 @@ export class Chain {
 
 const EMPTY: ReadonlySet<KeyId> = new Set();
 const REPLAY: IngestOptions = { origin: 'replay' };
+
+/** Ordinals of replayed events that wait for a signature: a byte each, cleared by their proof. */
+class WaitMarks {
+  private marks = new Uint8Array(1 << 16);
+
+  set(ordinal: number): void {
+    if (ordinal >= this.marks.length) {
+      const bigger = new Uint8Array(Math.max(this.marks.length * 2, ordinal + 1));
+      bigger.set(this.marks);
+      this.marks = bigger;
+    }
+    this.marks[ordinal] = 1;
+  }
+
+  clear(ordinal: number): void {
+    if (ordinal < this.marks.length) this.marks[ordinal] = 0;
+  }
+
+  *all(count: number): Generator<number> {
+    for (let i = 0; i < Math.min(count, this.marks.length); i++) if (this.marks[i] === 1) yield i;
+  }
+}
+
+/** An event that appears twice in a list; compares 4-byte prefixes first (no hex ids). */
+function duplicateIn(events: readonly RecordedEvent[]): RecordedEvent | undefined {
+  if (events.length < 2) return undefined;
+  const byPrefix = new Map<number, RecordedEvent>();
+  for (const e of events) {
+    const prefix = e.idBytes.readUInt32LE(0);
+    const other = byPrefix.get(prefix);
+    if (other === undefined) byPrefix.set(prefix, e);
+    else if (other.idBytes.equals(e.idBytes)) return e;
+    else return duplicateById(events); // two ids share a prefix: compare them all in full
+  }
+  return undefined;
+}
+
+function duplicateById(events: readonly RecordedEvent[]): RecordedEvent | undefined {
+  const seen = new Set<EventId>();
+  for (const e of events) {
+    if (seen.has(e.id)) return e;
+    seen.add(e.id);
+  }
+  return undefined;
+}
 
 function stage(overlay: Overlay, meta: Metadata): void {
   if (meta.key !== undefined) overlay.set(meta.key, { auth: meta.auth, parent: meta.parent });

@@ -5,7 +5,8 @@
 // that receive concurrent writes in different orders agree (docs/FORMAT.md "Concurrent writers").
 import type { LogPosition, SegmentNo } from '../log/index.js';
 import type { CollectionId, PrimaryKey } from '../event/ids.js';
-import type { Authorization, Metadata, ParentRef } from '../event/metadata.js';
+import type { Authorization, ParentRef } from '../event/metadata.js';
+import type { ViewFields } from '../event/encoding.js';
 import { IdIndex } from './id-index.js';
 
 export interface ObjectState {
@@ -31,15 +32,22 @@ export class ChainView {
   private readonly tombs = new Map<PrimaryKey, number>();
   /** Events that arrived after a newer version of their object (kept in the log, not current). */
   superseded = 0;
+  /** Changes with every event added and every clear: a cached answer of an older version is stale. */
+  version = 0;
+  private lastParent: ParentRef | undefined;
+  /** The children set of `lastSetOf` (cleared whenever a set may be dropped). */
+  private lastSet: Set<PrimaryKey> | undefined;
+  private lastSetOf: ParentRef | undefined;
 
   get count(): number {
     return this.ids.size;
   }
 
   /** Records an event; returns its ordinal, or -1 if its id is already known (a replay). */
-  add(id: Uint8Array, meta: Metadata, pos: LogPosition): number {
+  add(id: Uint8Array, meta: ViewFields, pos: LogPosition): number {
     const ordinal = this.ids.add(id);
     if (ordinal === -1) return -1;
+    this.version++;
     if (ordinal >= this.times.length) this.growArrays();
     this.segments[ordinal] = pos.segment;
     this.offsets[ordinal] = pos.offset;
@@ -65,7 +73,7 @@ export class ChainView {
 
   /** Time of an object's current version or of its tombstone: a new version must be later. */
   lastChange(key: PrimaryKey): number {
-    const ordinal = this.objects.get(key)?.latest ?? this.tombs.get(key);
+    const ordinal = this.objects.get(key)?.latest ?? (this.tombs.size > 0 ? this.tombs.get(key) : undefined);
     return ordinal === undefined ? 0 : this.times[ordinal]!;
   }
 
@@ -94,7 +102,9 @@ export class ChainView {
     this.children.clear();
     this.tombs.clear();
     this.superseded = 0;
+    this.version++;
     this.lastTime = 0;
+    this.lastParent = this.lastSet = this.lastSetOf = undefined;
   }
 
   /** Whether the event at `ordinal` is a later version than the one at `current`. */
@@ -105,43 +115,56 @@ export class ChainView {
     return this.ids.compareAt(ordinal, current) > 0;
   }
 
-  private apply(meta: Metadata, ordinal: number): void {
+  // Each Map operation on a million-entry map is a cache miss or two: every one counts here.
+  private apply(meta: ViewFields, ordinal: number): void {
     const key = meta.key ?? meta.tombstone;
     if (key === undefined) return;
-    const current = this.objects.get(key)?.latest ?? this.tombs.get(key);
+    const before = this.objects.get(key);
+    const current = before !== undefined ? before.latest : this.tombs.size > 0 ? this.tombs.get(key) : undefined;
     if (current !== undefined && !this.newer(ordinal, current)) {
       this.superseded++;
       return;
     }
     if (meta.key !== undefined) {
       const time = this.times[ordinal]!;
-      const before = this.objects.get(meta.key);
-      this.tombs.delete(meta.key);
-      if (before?.parent && !sameParent(before.parent, meta.parent)) this.detach(meta.key, before.parent);
-      this.objects.set(meta.key, {
+      if (before === undefined && current !== undefined) this.tombs.delete(key);
+      const parent = meta.parent && this.shared(meta.parent);
+      if (before?.parent && !sameParent(before.parent, parent)) this.detach(key, before.parent);
+      this.objects.set(key, {
         latest: ordinal,
         created: before?.created ?? time,
         updated: time,
         auth: meta.auth && ownAuth(meta.auth),
-        parent: meta.parent,
+        parent,
         type: meta.type,
       });
-      if (meta.parent) {
-        let collections = this.children.get(meta.parent.key);
-        if (!collections) this.children.set(meta.parent.key, (collections = new Map()));
-        let set = collections.get(meta.parent.collection);
-        if (!set) collections.set(meta.parent.collection, (set = new Set()));
-        set.add(meta.key);
-      }
-    } else if (meta.tombstone !== undefined) {
-      const before = this.objects.get(meta.tombstone);
-      if (before?.parent) this.detach(meta.tombstone, before.parent);
-      this.objects.delete(meta.tombstone);
-      this.tombs.set(meta.tombstone, ordinal);
+      if (parent) this.childrenSet(parent).add(key);
+    } else {
+      if (before?.parent) this.detach(key, before.parent);
+      if (before !== undefined) this.objects.delete(key);
+      this.tombs.set(key, ordinal);
     }
   }
 
+  /** One ParentRef for consecutive children of the same parent: less heap per object. */
+  private shared(parent: ParentRef): ParentRef {
+    const last = this.lastParent;
+    if (last !== undefined && last.key === parent.key && last.collection === parent.collection) return last;
+    return (this.lastParent = parent);
+  }
+
+  private childrenSet(parent: ParentRef): Set<PrimaryKey> {
+    if (this.lastSet !== undefined && this.lastSetOf === parent) return this.lastSet;
+    let collections = this.children.get(parent.key);
+    if (!collections) this.children.set(parent.key, (collections = new Map()));
+    let set = collections.get(parent.collection);
+    if (!set) collections.set(parent.collection, (set = new Set()));
+    this.lastSetOf = parent;
+    return (this.lastSet = set);
+  }
+
   private detach(key: PrimaryKey, parent: ParentRef): void {
+    this.lastSet = this.lastSetOf = undefined;
     const collections = this.children.get(parent.key);
     const set = collections?.get(parent.collection);
     set?.delete(key);

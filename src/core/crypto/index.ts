@@ -14,6 +14,7 @@ export {
   open,
 } from './aead.js';
 export { sealNoble, openNoble } from './aead-noble.js';
+export { type GcmBits, gcmSeal, gcmOpen } from './gcm.js';
 export {
   type SignAlgorithm,
   type PublicSignKey,

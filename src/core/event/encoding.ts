@@ -6,6 +6,7 @@ import { DecodeError } from '../errors.js';
 import { type CollectionId, type EventId, type PrimaryKey, eventIdFromHash } from './ids.js';
 import { MsgReader, MsgWriter } from './msgpack.js';
 import { signatureItem } from './signature-item.js';
+import { cut } from './slab.js';
 import type { Authorization, KeyId, Metadata, ParentRef, ReadOption, SignatureItem, WriteOption } from './metadata.js';
 
 export const EVENT_FORMAT_VERSION = 1;
@@ -87,7 +88,7 @@ function writeItems(w: MsgWriter, meta: Metadata): void {
   if (meta.parent !== undefined) {
     item(w, Tag.Parent);
     w.arrayHeader(2);
-    w.binHex(meta.parent.key);
+    w.binHex(meta.parent.key, true);
     w.uint(meta.parent.collection);
   }
   for (const pk of meta.publicKeys ?? []) {
@@ -107,10 +108,10 @@ function writeItems(w: MsgWriter, meta: Metadata): void {
   if (meta.signWith !== undefined) {
     item(w, Tag.SignWith);
     w.arrayHeader(meta.signWith.length);
-    for (const k of meta.signWith) w.binHex(k);
+    for (const k of meta.signWith) w.binHex(k, true);
   }
   if (meta.confidentiality !== undefined) (item(w, Tag.Confidentiality), w.bin(meta.confidentiality));
-  if (meta.timestamp !== undefined) (item(w, Tag.Timestamp), w.uint(meta.timestamp));
+  if (meta.timestamp !== undefined) (item(w, Tag.Timestamp), w.time(meta.timestamp));
   if (meta.type !== undefined) (item(w, Tag.Type), w.str(meta.type));
   if (meta.reply !== undefined) (item(w, Tag.Reply), w.binHex(meta.reply));
   if (meta.author !== undefined) (item(w, Tag.Author), w.str(meta.author));
@@ -125,7 +126,7 @@ export function encodeEvent(meta: Metadata, data?: Uint8Array, headroom = 0): Bu
   scratch.reset();
   writeItems(scratch, meta);
   const metaBytes = scratch.bytes();
-  const out = Buffer.allocUnsafe(headroom + HEAD + metaBytes.length + (data?.length ?? 0));
+  const out = cut(headroom + HEAD + metaBytes.length + (data?.length ?? 0));
   out[headroom] = EVENT_FORMAT_VERSION;
   out[headroom + 1] = data !== undefined ? FLAG_HAS_DATA : 0;
   out.writeUInt32BE(metaBytes.length, headroom + 2);
@@ -233,7 +234,7 @@ function readItems(r: MsgReader): Metadata {
         m.confidentiality = r.bin('confidentiality');
         break;
       case Tag.Timestamp:
-        m.timestamp = r.uint('timestamp');
+        m.timestamp = r.time('timestamp');
         break;
       case Tag.Type:
         m.type = r.str('type');
@@ -251,19 +252,120 @@ function readItems(r: MsgReader): Metadata {
   return m;
 }
 
+/** Checks the framing of the event in `buf[start, end)`; returns where its metadata ends. */
+function metaEndOf(buf: Buffer, start: number, end: number): number {
+  if (end - start < HEAD) fail(`${end - start} bytes is shorter than the event head`);
+  if (buf[start] !== EVENT_FORMAT_VERSION) fail(`unknown event format version ${buf[start]}`);
+  const flags = buf[start + 1]!;
+  if ((flags & ~FLAG_HAS_DATA) !== 0) fail(`unknown flags ${flags}`);
+  const metaEnd = start + HEAD + buf.readUInt32BE(start + 2);
+  if (metaEnd > end) fail('metadata length runs past the end');
+  if ((flags & FLAG_HAS_DATA) === 0 && metaEnd !== end) fail('trailing bytes after metadata');
+  return metaEnd;
+}
+
 /** Splits stored bytes into metadata and a view of the data, validating the framing. */
 export function decodeEvent(bytes: Uint8Array): DecodedEvent {
-  if (bytes.length < HEAD) fail(`${bytes.length} bytes is shorter than the event head`);
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf[0] !== EVENT_FORMAT_VERSION) fail(`unknown event format version ${buf[0]}`);
-  const flags = buf[1]!;
-  if ((flags & ~FLAG_HAS_DATA) !== 0) fail(`unknown flags ${flags}`);
-  const metaEnd = HEAD + buf.readUInt32BE(2);
-  if (metaEnd > buf.length) fail('metadata length runs past the end');
-  const hasData = (flags & FLAG_HAS_DATA) !== 0;
-  if (!hasData && metaEnd !== buf.length) fail('trailing bytes after metadata');
+  const metaEnd = metaEndOf(buf, 0, buf.length);
   const reader = new MsgReader(buf, HEAD, metaEnd);
   const meta = readItems(reader);
   if (!reader.done) fail('trailing bytes inside the metadata');
-  return { meta, data: hasData ? buf.subarray(metaEnd) : undefined };
+  return { meta, data: (buf[1]! & FLAG_HAS_DATA) !== 0 ? buf.subarray(metaEnd) : undefined };
+}
+
+/** What the materialized view takes from an event (see ChainView.add). */
+export interface ViewFields {
+  readonly key?: PrimaryKey;
+  readonly tombstone?: PrimaryKey;
+  readonly auth?: Authorization;
+  readonly parent?: ParentRef;
+  readonly timestamp?: number;
+  readonly type?: string;
+}
+
+/**
+ * Decodes only what the view needs, for replaying a log this node sealed (its events were
+ * validated when they were written): no Metadata object, no hex strings for key ids, and one
+ * ParentRef shared by consecutive events with the same parent (less to build and to keep).
+ * Events with items the chain must act on beyond the view (authorization, public keys,
+ * signatures, unknown tags) are for decodeEvent: decode() returns false for them.
+ */
+export class ViewDecoder implements ViewFields {
+  key: PrimaryKey | undefined;
+  tombstone: PrimaryKey | undefined;
+  readonly auth: undefined;
+  parent: ParentRef | undefined;
+  timestamp: number | undefined;
+  type: string | undefined;
+  /** The event names the write keys that must sign it, and needs a signature (needsSignature). */
+  signs = false;
+  private readonly reader = new MsgReader(Buffer.alloc(0), 0, 0);
+  /** The last parent read, with its encoded key (bin header and 8 bytes). */
+  private lastParent: ParentRef | undefined;
+  private readonly lastParentBytes = Buffer.alloc(10);
+
+  /** Reads the event in `buf[start, end)`; false when it needs decodeEvent. */
+  decode(buf: Buffer, start: number, end: number): boolean {
+    const r = this.reader;
+    r.reset(buf, start + HEAD, metaEndOf(buf, start, end));
+    this.key = this.tombstone = this.parent = this.timestamp = this.type = undefined;
+    let signWith = false;
+    let other = false;
+    for (let n = r.arrayHeader('metadata'); n > 0; n--) {
+      if (r.arrayHeader('metadata item') !== 2) fail('a metadata item is not [tag, value]');
+      switch (r.uint('metadata tag')) {
+        case Tag.Data:
+          this.key = r.binHex('data key', 8) as PrimaryKey;
+          break;
+        case Tag.Tombstone:
+          this.tombstone = r.binHex('tombstone key', 8) as PrimaryKey;
+          break;
+        case Tag.Parent:
+          this.parent = this.readParent(r, buf);
+          break;
+        case Tag.SignWith:
+          signWith = true;
+          r.skipValue();
+          break;
+        case Tag.Confidentiality:
+          r.skipValue();
+          break;
+        case Tag.Timestamp:
+          this.timestamp = r.time('timestamp');
+          break;
+        case Tag.Type:
+          this.type = r.str('type');
+          break;
+        case Tag.Reply:
+        case Tag.Author:
+          other = true;
+          r.skipValue();
+          break;
+        default:
+          return false;
+      }
+    }
+    if (!r.done) fail('trailing bytes inside the metadata');
+    this.signs = signWith && (other || this.key !== undefined || this.tombstone !== undefined || this.parent !== undefined || this.type !== undefined);
+    return true;
+  }
+
+  private readParent(r: MsgReader, buf: Buffer): ParentRef {
+    if (r.arrayHeader('parent') !== 2) fail('parent is not [key, collection]');
+    const last = this.lastParent;
+    let key: PrimaryKey;
+    if (last !== undefined && r.matches(this.lastParentBytes, 0, 10)) {
+      r.at += 10;
+      key = last.key;
+    } else {
+      const at = r.at;
+      key = r.binHex('parent key', 8) as PrimaryKey;
+      buf.copy(this.lastParentBytes, 0, at, at + 10);
+    }
+    const collection = r.uint('collection');
+    if (collection > 0xffffffff) fail('collection is not a 32-bit number');
+    if (last !== undefined && last.key === key && last.collection === collection) return last;
+    return (this.lastParent = { key, collection: collection as CollectionId });
+  }
 }

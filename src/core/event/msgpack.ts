@@ -8,9 +8,15 @@ import { DecodeError } from '../errors.js';
 /** Items with tags this build does not know are decoded generically. */
 const generic = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, mapsAsObjects: true, int64AsType: 'number' });
 
+/** Hex strings whose bytes a writer remembers. */
+const RECENT = 4;
+
 export class MsgWriter {
   private buf: Buffer;
   private at = 0;
+  private readonly recentHex: string[] = [];
+  private readonly recentBytes: Buffer[] = [];
+  private nextRecent = 0;
 
   constructor(initial = 256) {
     this.buf = Buffer.allocUnsafe(initial);
@@ -58,10 +64,21 @@ export class MsgWriter {
       this.buf.writeUInt32BE(n, this.at);
       this.at += 4;
     } else {
+      // Two 32-bit halves: a BigInt per timestamp costs more than the rest of the item.
       this.buf[this.at++] = 0xcf;
-      this.buf.writeBigUInt64BE(BigInt(n), this.at);
+      this.buf.writeUInt32BE(Math.floor(n / 0x100000000), this.at);
+      this.buf.writeUInt32BE(n >>> 0, this.at + 4);
       this.at += 8;
     }
+  }
+
+  /** A time in ms: an unsigned integer, or a float64 when it has a fraction (sub-millisecond stamps). */
+  time(n: number): void {
+    if (Number.isInteger(n)) return this.uint(n);
+    this.room(9);
+    this.buf[this.at++] = 0xcb;
+    this.buf.writeDoubleBE(n, this.at);
+    this.at += 8;
   }
 
   binHeader(n: number): void {
@@ -87,12 +104,27 @@ export class MsgWriter {
     this.at += bytes.length;
   }
 
-  /** Hex text written as the bytes it spells (keys and ids are hex in memory, bytes on disk). */
-  binHex(hex: string): void {
+  /**
+   * Hex text written as the bytes it spells (keys and ids are hex in memory, bytes on disk).
+   * `repeated`: the value recurs from event to event (a parent, a signer); its bytes are kept.
+   */
+  binHex(hex: string, repeated = false): void {
     const n = hex.length >>> 1;
     this.binHeader(n);
     this.room(n);
-    this.at += this.buf.write(hex, this.at, n, 'hex');
+    const i = repeated ? this.recentHex.indexOf(hex) : -1;
+    if (i !== -1) {
+      const bytes = this.recentBytes[i]!;
+      this.buf.set(bytes, this.at);
+      this.at += bytes.length;
+      return;
+    }
+    const at = this.at;
+    this.at += this.buf.write(hex, at, n, 'hex');
+    if (!repeated) return;
+    this.recentHex[this.nextRecent] = hex;
+    this.recentBytes[this.nextRecent] = Buffer.from(this.buf.subarray(at, this.at));
+    this.nextRecent = (this.nextRecent + 1) % RECENT;
   }
 
   str(s: string): void {
@@ -138,11 +170,30 @@ export class MsgReader {
   at: number;
 
   constructor(
-    private readonly buf: Buffer,
+    private buf: Buffer,
     start: number,
-    private readonly end: number,
+    private end: number,
   ) {
     this.at = start;
+  }
+
+  /** Reads other bytes with the same reader (a replay decodes a million events with one). */
+  reset(buf: Buffer, start: number, end: number): void {
+    this.buf = buf;
+    this.at = start;
+    this.end = end;
+  }
+
+  /** Whether the next `n` bytes equal `bytes[from, from + n)` (without consuming them). */
+  matches(bytes: Uint8Array, from: number, n: number): boolean {
+    if (this.at + n > this.end) return false;
+    for (let i = 0; i < n; i++) if (this.buf[this.at + i] !== bytes[from + i]) return false;
+    return true;
+  }
+
+  /** Skips one value of any type. */
+  skipValue(): void {
+    this.skip(0);
   }
 
   get done(): boolean {
@@ -185,6 +236,18 @@ export class MsgReader {
       return Number(n);
     }
     return fail(`${what} is not an unsigned integer`);
+  }
+
+  /** A time in ms written by MsgWriter.time. */
+  time(what: string): number {
+    this.need(1);
+    if (this.buf[this.at] !== 0xcb) return this.uint(what);
+    this.at++;
+    this.need(8);
+    const n = this.buf.readDoubleBE(this.at);
+    this.at += 8;
+    if (!(n >= 0 && n <= Number.MAX_SAFE_INTEGER)) fail(`${what} is not a time`);
+    return n;
   }
 
   /** A bin value as a view into the source bytes. */

@@ -1,1 +1,3 @@
 export * from './session.js';
+export * from './encoding.js';
+export * from './token.js';

@@ -248,9 +248,6 @@ async function write(chain: Chain, versions: number, bulk: number): Promise<void
     loaded.value = { v };
     loaded.commit();
     await d.commit();
-    // Versions of one object within one millisecond are stamped ahead of the clock, and the
-    // cut-off keeps events stamped after it.
-    await sleep(2);
   }
   const d = new Dio(chain, anonymousSession());
   for (let i = 0; i * 100_000 < bulk; i++) d.store({ pad: 'x'.repeat(Math.min(100_000, bulk - i * 100_000)) });

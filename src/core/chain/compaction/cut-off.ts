@@ -13,6 +13,7 @@ export function cutOffCompactor(cutOff: number): Compactor {
  * from the cut-off, and an event that arrives later with an older timestamp must not fall before it.
  */
 export function nextCutOff(previous: number, now: number, syncToleranceMs: number, newest: number): number {
-  const end = newest > 0 ? newest + 1 : 0;
+  // Whole milliseconds: the log header stores an integer (a stamp may have a fraction).
+  const end = newest > 0 ? Math.floor(newest) + 1 : 0;
   return Math.max(previous, Math.min(now - syncToleranceMs, end));
 }

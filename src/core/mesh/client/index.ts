@@ -1,0 +1,1 @@
+export { type MeshStatus, type RecoveryMode, type RemoteChainOptions, RemoteChain } from './remote-chain.js';
