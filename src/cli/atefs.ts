@@ -3,7 +3,8 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UsageError, runCommand } from './run.js';
 import type { LogArgv } from './atefs/log.js';
-import { type MountArgv, mountOptions, planMount } from './atefs/options.js';
+import { type MountArgv, type MountPlan, mountOptions, planMount } from './atefs/options.js';
+import type { GivenToken } from './atefs/token-source.js';
 import { createTokenCommand, createUserCommand, groupCommand, tokenCommand, userCommand } from './atefs/auth-commands.js';
 
 /** The log command's options (kept here so that --help loads nothing else). */
@@ -41,8 +42,21 @@ const MOUNT_EPILOGUE = [
     'the background. A mount left behind by a killed atefs is cleaned up by the next mount.',
   'Time travel: with --at the vault is mounted read-only as it was at a time or right after an event (atefs log lists the ' +
     'events); the vault must not be mounted meanwhile.',
+  'A remote chain (tcp://host[:port]/<chain>) lives on an atedb, with a replica in the log path. On an atedb with auth it ' +
+    'opens by your token (--token-path, --token or ATE_TOKEN): your personal chains /<domain>/<user>/<db> with your keys, a ' +
+    "group chain /<group> with the group's keys, gathered from the auth server (--auth, default: the one that issued the " +
+    'token). On an atedb without auth it opens by a passcode.',
   'Exit codes: 0 done, 1 error, 2 usage or not implemented yet, 130 interrupted.',
 ].join('\n');
+
+/** The token a remote mount opens its chain with (--token, --token-path, ATE_TOKEN), unless --no-auth. */
+async function remoteToken(plan: MountPlan, a: MountArgv, passcode: boolean): Promise<GivenToken | undefined> {
+  if (plan.remote === undefined || a.auth === false) return undefined;
+  const { givenToken } = await import('./atefs/token-source.js');
+  const token = await givenToken(a);
+  if (token && passcode) throw new UsageError(`a remote chain opens by a token (an atedb with auth) or by a passcode (an atedb without), not both: drop ${token.from} or the passcode`);
+  return token;
+}
 
 await runCommand('atefs', async () => {
   let code: number | void = undefined;
@@ -55,7 +69,7 @@ await runCommand('atefs', async () => {
       (y) =>
         y
           .positional('mount-path', { type: 'string', describe: 'an empty directory to mount the vault on' })
-          .positional('remote', { type: 'string', describe: 'tcp://host[:port]/chain of an atedb (not implemented yet); a path here is taken as the log path' })
+          .positional('remote', { type: 'string', describe: 'tcp://host[:port]/chain of an atedb; a path here is taken as the log path' })
           .positional('log-path', { type: 'string', describe: 'directory of the local chain log (default: see below)' })
           .options(mountOptions)
           .epilogue(MOUNT_EPILOGUE),
@@ -69,14 +83,15 @@ await runCommand('atefs', async () => {
         const plan = planMount(a);
         const { givenPasscode } = await import('./atefs/serve.js');
         const given = givenPasscode(a.passcode);
+        const token = await remoteToken(plan, a, given !== undefined);
         if (plan.daemon) {
           const { startDaemon } = await import('./atefs/daemon.js');
-          code = await startDaemon(plan, plan.temp ? undefined : given);
+          code = await startDaemon(plan, plan.temp ? undefined : given, token);
           return;
         }
         const { foregroundReporter } = await import('./atefs/foreground.js');
         const { mountAndServe } = await import('./atefs/serve.js');
-        code = await mountAndServe(plan, plan.temp ? undefined : given, foregroundReporter(plan.verbose));
+        code = await mountAndServe(plan, plan.temp ? undefined : given, foregroundReporter(plan.verbose), token);
       },
     )
     .command(

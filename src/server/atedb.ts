@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { ChainBuilder } from '../core/chain/builder.js';
 import { Conversation } from '../core/chain/chain.js';
 import type { CompactMode, IntegrityMode } from '../core/chain/config.js';
-import { type PrivateSignKey, type PublicSignKey, encodeKey } from '../core/crypto/index.js';
+import { type PrivateSignKey, type PublicSignKey, encodeKey, equalBytes } from '../core/crypto/index.js';
 import { type ChainKey, primaryKey } from '../core/event/ids.js';
 import { AteError, DecodeError } from '../core/errors.js';
 import { type ServerAddress, homeOf } from '../core/mesh/routing.js';
 import { type ClientMessage, type Request, type Subscribe, type UploadEvents, type WireEncryption, hostPort } from '../core/mesh/wire/index.js';
+import { ACCESS_RECHECK_MS, AccessDenied, AccessGate } from './access.js';
 import type { AuthDirectory } from './auth-directory.js';
 import { loadEpoch, renewEpoch } from './epoch.js';
 import { HostedChain, type Member } from './hosted-chain.js';
@@ -45,6 +46,8 @@ export interface AtedbOptions {
 
 export class Atedb {
   private readonly chains = new Map<ChainKey, Promise<HostedChain>>();
+  /** With an auth server: the token check of every subscribe. */
+  private readonly gate: AccessGate | undefined;
   private readonly selfNames: ReadonlySet<string>;
   private closing: Promise<void> | undefined;
   private readonly log: (line: string) => void;
@@ -56,6 +59,7 @@ export class Atedb {
   ) {
     this.log = opts.log ?? (() => undefined);
     this.selfNames = new Set((opts.self ?? []).map((s) => hostPort(s.host, s.port)));
+    this.gate = opts.auth ? new AccessGate(opts.auth) : undefined;
     server.setSessions((conn) => new AtedbSession(this, conn));
   }
 
@@ -97,28 +101,60 @@ export class Atedb {
     return this.selfNames.has(name) ? undefined : name;
   }
 
-  /** The hosted chain of a subscribe; ChainRefusal when it is not this server's to host. */
-  async open(name: string): Promise<HostedChain> {
+  /**
+   * The hosted chain of a subscribe; ChainRefusal when it is not this server's to host or, with an
+   * auth server, when `token` does not give access to it.
+   */
+  async open(name: string, token?: string): Promise<HostedChain> {
     if (this.closing) throw new ChainRefusal('denied', 'the server is shutting down; reconnect shortly');
     const kind = classifyChain(name);
     const home = this.homeElsewhere(kind.key);
     if (home !== undefined) throw new ChainRefusal('not-this-root', `${kind.key} is hosted by ${home}, not by this server`, home);
-    let hosted = this.chains.get(kind.key);
-    if (!hosted) {
-      hosted = this.openNew(kind);
-      this.chains.set(kind.key, hosted);
-      hosted.catch(() => this.chains.delete(kind.key));
-    }
+    const root = this.gate ? await this.gate.admit(kind, token) : undefined;
+    const hosted = this.chains.get(kind.key);
+    if (!hosted) return this.track(kind.key, this.openNew(kind, root));
+    return root ? this.rootedIn(kind, hosted, root) : hosted;
+  }
+
+  /** Whether subscribes need a token (an auth server is set). */
+  get checksAccess(): boolean {
+    return this.gate !== undefined;
+  }
+
+  /** Rejects with AccessDenied once `token` no longer opens `name` (expired, its holder removed from the group). */
+  async recheck(name: string, token: string | undefined): Promise<void> {
+    await this.gate?.admit(classifyChain(name), token);
+  }
+
+  private track(key: ChainKey, hosted: Promise<HostedChain>): Promise<HostedChain> {
+    this.chains.set(key, hosted);
+    hosted.catch(() => {
+      if (this.chains.get(key) === hosted) this.chains.delete(key);
+    });
     return hosted;
   }
 
-  private async openNew(kind: ChainKind): Promise<HostedChain> {
-    const auth = this.opts.auth;
-    const roots: PublicSignKey[] = [];
-    if (kind.kind === 'group') {
-      if (!auth) throw new ChainRefusal('denied', `group chains need an auth server; start atedb with --auth <url> to host ${kind.key}`);
-      roots.push(await auth.groupRootKey(kind.group));
-    } else if (auth) roots.push(await auth.userRootKey(kind.email));
+  /**
+   * The open chain, opened again if its root key is not `root`: removing a group's delegate gives
+   * the group chain a new root key, and a chain's root keys are fixed when it opens. Its
+   * subscribers are disconnected and resubscribe to the reopened chain.
+   */
+  private async rootedIn(kind: ChainKind, hosted: Promise<HostedChain>, root: PublicSignKey): Promise<HostedChain> {
+    const h = await hosted;
+    const now = this.chains.get(kind.key);
+    if (now !== hosted) return now ?? this.track(kind.key, this.openNew(kind, root));
+    const want = encodeKey({ kind: 'sign-public', key: root });
+    if (h.rootKeys.some((k) => equalBytes(k, want))) return h;
+    this.log(`${kind.key}: its root key changed (a new delegate key); reopening it`);
+    return this.track(
+      kind.key,
+      h.close().then(() => this.openNew(kind, root)),
+    );
+  }
+
+  private async openNew(kind: ChainKind, root: PublicSignKey | undefined): Promise<HostedChain> {
+    const roots: PublicSignKey[] = root ? [root] : [];
+    if (kind.kind === 'group' && !root) throw new ChainRefusal('denied', `group chains need an auth server; start atedb with --auth <url> to host ${kind.key}`);
     const builder = new ChainBuilder({
       logPath: this.opts.logsPath,
       integrity: this.opts.trust,
@@ -152,6 +188,7 @@ class AtedbSession implements SessionHandler {
   private hosted: Promise<HostedChain | undefined> | undefined;
   private chain: HostedChain | undefined;
   private gone = false;
+  private recheck: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly db: Atedb,
@@ -179,6 +216,7 @@ class AtedbSession implements SessionHandler {
 
   closed(): void {
     this.gone = true;
+    clearInterval(this.recheck);
     this.chain?.unsubscribe(this.member);
   }
 
@@ -188,7 +226,7 @@ class AtedbSession implements SessionHandler {
       return;
     }
     this.hosted = this.conn.track(
-      this.db.open(msg.chain).then(
+      this.db.open(msg.chain, msg.token).then(
         (hosted) => {
           if (this.gone) return undefined;
           this.chain = hosted;
@@ -204,11 +242,23 @@ class AtedbSession implements SessionHandler {
     );
     void this.hosted.then((hosted) => {
       if (!hosted) return;
+      if (this.db.checksAccess) this.watchAccess(msg);
       hosted.subscribe(this.member, msg.from, msg.epoch).catch((err: unknown) => {
         if (!(err instanceof AteError)) throw err;
         this.conn.wire.close(`streaming ${hosted.key} failed: ${err.message}`);
       });
     });
+  }
+
+  /** Access is checked at subscribe and then every few seconds: the connection ends with it. */
+  private watchAccess(msg: Subscribe): void {
+    this.recheck = setInterval(() => {
+      this.db.recheck(msg.chain, msg.token).catch((err: unknown) => {
+        // An auth server that cannot be asked withdraws nothing: it is asked again next time.
+        if (err instanceof AccessDenied && !this.gone) this.conn.wire.close(`access to ${msg.chain} ended: ${err.message}`);
+      });
+    }, ACCESS_RECHECK_MS);
+    this.recheck.unref();
   }
 
   private upload(msg: UploadEvents): void {

@@ -7,10 +7,20 @@ import { type ClientMessage, type ServerMessage, type WireConnection, type WireE
 import { ChainRefusal } from './refusal.js';
 
 export interface AuthDirectory {
+  /** How the auth server is named in messages (its URL). */
+  readonly url: string;
+  /** The key that signs the auth server's tokens. */
+  issuerKey(): Promise<PublicSignKey>;
   /** The public sign key of user `email`: the root of their personal chains. */
   userRootKey(email: string): Promise<PublicSignKey>;
-  /** The public sign key of the group's delegate role: the root of the group's chain. */
-  groupRootKey(group: string): Promise<PublicSignKey>;
+  /** The public sign keys of the group's roles; the delegate's is the root of the group's chain. */
+  groupKeys(group: string): Promise<GroupKeys>;
+}
+
+export interface GroupKeys {
+  readonly delegate: PublicSignKey;
+  /** Every role's sign key (delegate included): who holds one may read the group chain. */
+  readonly roles: readonly PublicSignKey[];
 }
 
 export const AUTH_DEFAULT_PORT = 5001;
@@ -54,9 +64,19 @@ export class WireAuthDirectory implements AuthDirectory {
     return signKeyOf(body, 'signKey', `the auth server's key for user ${email}`);
   }
 
-  async groupRootKey(group: string): Promise<PublicSignKey> {
+  async issuerKey(): Promise<PublicSignKey> {
+    const body = await this.request('auth.identity', {}, 'the key that signs its tokens');
+    return signKeyOf(body, 'signKey', "the auth server's token signing key");
+  }
+
+  async groupKeys(group: string): Promise<GroupKeys> {
     const body = await this.request('group.details', { group }, `group ${group}`);
-    return signKeyOf(body, 'delegateSignKey', `the auth server's delegate key of group ${group}`);
+    const roles = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['roles'] : undefined;
+    if (!Array.isArray(roles)) throw new ChainRefusal('denied', `the auth server's details of group ${group} list no roles`);
+    return {
+      delegate: signKeyOf(body, 'delegateSignKey', `the auth server's delegate key of group ${group}`),
+      roles: roles.map((r: unknown) => signKeyOf(r, 'signKey', `a role key of group ${group}`)),
+    };
   }
 
   close(): void {

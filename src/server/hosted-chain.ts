@@ -85,6 +85,11 @@ export class HostedChain {
     return this.chain.key;
   }
 
+  /** encodeKey of each root key the chain was opened with. */
+  get rootKeys(): readonly Uint8Array[] {
+    return this.opts.rootKeys;
+  }
+
   /**
    * Streams the chain to a member from position `from` (0 unless `epoch` is this log's): start,
    * history batches, end, then live events as they become durable.

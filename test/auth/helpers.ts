@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 export const AUTH_SERVER = fileURLToPath(new URL('../../../bin/auth-server', import.meta.url));
 export const ATEFS = fileURLToPath(new URL('../../../bin/atefs', import.meta.url));
+export const ATEDB = fileURLToPath(new URL('../../../bin/atedb', import.meta.url));
 
 export interface Result {
   readonly code: number;
@@ -121,4 +122,21 @@ export function fromBase32(s: string): Uint8Array {
   const out = new Uint8Array(Math.floor(bits.length / 8));
   for (let i = 0; i < out.length; i++) out[i] = parseInt(bits.slice(i * 8, i * 8 + 8), 2);
   return out;
+}
+
+/** Starts bin/atedb solo --auth <the sandbox's auth server> on a free port, its logs in <root>/atedb. */
+export async function startAtedb(s: AuthSandbox): Promise<{ port: number; logs: string }> {
+  const logs = join(s.root, 'atedb');
+  const child = spawn(process.execPath, [ATEDB, '--auth', s.url, 'solo', logs, '-l', '127.0.0.1', '-p', '0'], { env: s.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  s.track(child);
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const end = Date.now() + 30_000;
+  while (!/atedb listening on 127\.0\.0\.1:(\d+)/.test(out)) {
+    if (child.exitCode !== null || Date.now() > end) assert.fail(`atedb did not start:\n${out}${err}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return { port: Number(/listening on 127\.0\.0\.1:(\d+)/.exec(out)![1]), logs };
 }

@@ -199,7 +199,6 @@ test('open policy: refusals name the accepted forms; group chains need an auth s
   const r = await (await TestClient.connect(withAuth.port)).refusal('/example.com/joe/db');
   assert.equal(r.code, 'denied');
   assert.ok(r.message.includes(`tcp://127.0.0.1:${deadPort}`), r.message);
-  assert.match(r.message, /cannot reach the auth server/);
 });
 
 /** A loopback proxy that records every byte that passes. */

@@ -12,6 +12,7 @@ import { type Progress, startProgress } from './progress.js';
 import { canPrompt, promptHidden } from './prompt.js';
 import { recordPaths } from './registry.js';
 import { type Reporter, mountAndServe } from './serve.js';
+import type { GivenToken } from './token-source.js';
 import { type GivenPasscode, obtainPasscode, readVaultMeta } from './vault.js';
 
 /** Parent to child. */
@@ -19,6 +20,7 @@ interface Start {
   readonly t: 'start';
   readonly plan: MountPlan;
   readonly passcode?: GivenPasscode;
+  readonly token?: GivenToken;
 }
 
 /** Child to parent. */
@@ -31,12 +33,12 @@ type Report =
 const stamp = (line: string): string => `${new Date().toISOString()} ${line}`;
 
 /** The parent: asks for the passcode if needed, starts the child, reports what it says. */
-export async function startDaemon(plan: MountPlan, given: GivenPasscode | undefined): Promise<number> {
+export async function startDaemon(plan: MountPlan, given: GivenPasscode | undefined, token?: GivenToken): Promise<number> {
   const dataDir = ateDataDir();
   const mountPoint = await canonicalMountPoint(plan.mountPath);
   // The child has no terminal: ask here (and check the passcode of an existing vault here too).
   let passcode = given;
-  if (!plan.temp && !passcode && canPrompt()) {
+  if (!plan.temp && !passcode && !token && canPrompt()) {
     const dir = plan.logPath ?? join(dataDir, vaultNameFor(mountPoint));
     passcode = (await obtainPasscode(dir, mountPoint, await readVaultMeta(dir), undefined, promptHidden)).passcode;
   }
@@ -48,7 +50,7 @@ export async function startDaemon(plan: MountPlan, given: GivenPasscode | undefi
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'mount', mountPoint, '--daemon-child'], {
     detached: true,
     stdio: ['ignore', out.fd, out.fd, 'ipc'],
-    env: { ...process.env, ATE_PASSCODE: '' },
+    env: { ...process.env, ATE_PASSCODE: '', ATE_TOKEN: '' },
   });
   await out.close();
 
@@ -92,7 +94,7 @@ export async function startDaemon(plan: MountPlan, given: GivenPasscode | undefi
           finish(EXIT_FAILURE);
         });
       });
-      child.send({ t: 'start', plan, ...(passcode ? { passcode } : {}) } satisfies Start);
+      child.send({ t: 'start', plan, ...(passcode ? { passcode } : {}), ...(token ? { token } : {}) } satisfies Start);
     });
   } finally {
     await progress.stop();
@@ -133,7 +135,7 @@ export async function runDaemonChild(): Promise<number> {
     },
   };
   try {
-    return await mountAndServe(start.plan, start.passcode, reporter);
+    return await mountAndServe(start.plan, start.passcode, reporter, start.token);
   } catch (err) {
     const code = exitCodeOf(err);
     if (!reported) send({ t: 'failed', line: code === 70 ? `internal error (please report it): ${(err as Error)?.stack ?? String(err)}` : (err as Error).message, code });

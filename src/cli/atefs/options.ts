@@ -54,6 +54,8 @@ export interface MountPlan {
   readonly wireEncryption: 0 | 128 | 192 | 256;
   /** Remote chains: the server's expected identity (else pinned on first use). */
   readonly serverFingerprint?: string;
+  /** Remote group chains: the auth server that gathers the group's keys (default: the token's issuer). */
+  readonly auth?: string;
 }
 
 const group = 'Mount options:';
@@ -94,6 +96,19 @@ export const mountOptions = {
     default: '128',
     group,
     describe: 'remote chains: AES key size of the connection, 128 | 192 | 256 (the server may ask for more); --no-wire-encryption sends in the clear (event data stays encrypted)',
+  },
+  token: {
+    alias: 't',
+    type: 'string',
+    group,
+    describe: 'remote chains on an atedb with auth: your token (safer: ATE_TOKEN=... or --token-path, since a command line is visible to other users)',
+  },
+  'token-path': { type: 'string', group, describe: 'remote chains on an atedb with auth: a file that holds your token (atefs token generate --out <file> writes one)' },
+  auth: {
+    alias: 'a',
+    type: 'string',
+    group,
+    describe: 'remote group chains: the auth server that gives the group\'s keys, tcp://host[:port] (default: the one that issued the token); --no-auth: the atedb has none (passcode vaults)',
   },
   'server-fingerprint': {
     type: 'string',
@@ -146,6 +161,9 @@ export interface MountArgv {
   passcode?: string;
   wireEncryption: string | boolean;
   serverFingerprint?: string;
+  token?: string;
+  tokenPath?: string;
+  auth?: string | false;
   temp: boolean;
   uid?: string;
   gid?: string;
@@ -205,7 +223,7 @@ export function parseAt(text: string): AtSpec {
 
 /** Checks the mount command line; UsageError (exit 2) or NotImplementedError (exit 2) if it cannot work. */
 export function planMount(a: MountArgv): MountPlan {
-  for (const flag of ['passcode', 'wire-encryption', 'server-fingerprint', 'uid', 'gid', 'recovery-mode', 'at', 'compact-mode', 'compact-timer', 'compact-threshold-factor', 'compact-threshold-size', 'configured-for', 'meta-format', 'data-format']) {
+  for (const flag of ['passcode', 'token', 'token-path', 'auth', 'wire-encryption', 'server-fingerprint', 'uid', 'gid', 'recovery-mode', 'at', 'compact-mode', 'compact-timer', 'compact-threshold-factor', 'compact-threshold-size', 'configured-for', 'meta-format', 'data-format']) {
     single(flag, (a as unknown as Record<string, unknown>)[flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())]);
   }
   checkPathText('mount path', a.mountPath);
@@ -262,6 +280,9 @@ export function planMount(a: MountArgv): MountPlan {
     if (url.pathname.length <= 1) throw new UsageError(`"${remote}" names no chain; write it like tcp://host:5000/example.com/joe/files`);
     if (a.temp) throw new UsageError('--temp makes a throw-away vault in memory; a remote chain lives on its server: drop one of them');
     if (a.at !== undefined) throw new UsageError('--at travels in the history of a local vault; it does not work on a remote URL yet');
+    if (a.auth === false && (a.token !== undefined || a.tokenPath !== undefined)) throw new UsageError('--no-auth mounts by passcode, which takes no token; drop one of them');
+  } else if (a.token !== undefined || a.tokenPath !== undefined) {
+    throw new UsageError('a token opens a remote chain (tcp://host:port/<chain>); a local vault is opened by its passcode or key file');
   }
   const wire = a.wireEncryption === false ? '0' : String(a.wireEncryption);
   if (!['0', '128', '192', '256'].includes(wire)) throw new UsageError(`--wire-encryption "${wire}" is not one of 128, 192, 256 (or --no-wire-encryption)`);
@@ -295,5 +316,6 @@ export function planMount(a: MountArgv): MountPlan {
     ...(remote !== undefined ? { remote } : {}),
     wireEncryption: Number(wire) as MountPlan['wireEncryption'],
     ...(a.serverFingerprint !== undefined ? { serverFingerprint: a.serverFingerprint } : {}),
+    ...(typeof a.auth === 'string' ? { auth: a.auth } : {}),
   };
 }

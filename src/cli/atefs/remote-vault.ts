@@ -5,7 +5,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChainBuilder } from '../../core/chain/builder.js';
 import type { Chain } from '../../core/chain/chain.js';
-import { hash, publicSignKey, toHex } from '../../core/crypto/index.js';
+import { type PublicSignKey, hash, publicSignKey, toHex } from '../../core/crypto/index.js';
 import { Dio } from '../../core/dio/dio.js';
 import { AteError } from '../../core/errors.js';
 import { primaryKeyFromName } from '../../core/event/ids.js';
@@ -15,17 +15,28 @@ import { CliError, UsageError } from '../run.js';
 import type { MountPlan } from './options.js';
 import { shown } from './paths.js';
 import type { Prompt } from './vault.js';
-import { type GivenPasscode, type VaultKeys, type VaultMeta, META_FILE, keysOf, newPasscodeMeta, tryPasscode, wrongPasscode } from './vault.js';
+import type { ReaderKey } from '../../core/trust/keyring.js';
+import { type GivenPasscode, type KeySource, type VaultKeys, type VaultMeta, META_FILE, keysOf, newPasscodeMeta, tryPasscode, wrongPasscode } from './vault.js';
 
 /** The object that holds the vault's metadata (salt, check value) in a remote chain. */
 const VAULT_META_KEY = primaryKeyFromName('atefs:vault');
 
-export interface RemoteVault extends VaultKeys {
+/** How the filesystem of a chain is read and written. */
+export interface FsAccess {
+  readonly session: AteSession;
+  /** Who the filesystem's root (and so everything in it) is encrypted for. */
+  readonly rootReaders: ReaderKey[];
+  /** Who may write it, when that is not the chain's root key (a chain without root keys names its writers itself). */
+  readonly rootWriters?: readonly PublicSignKey[];
+}
+
+export interface RemoteVault extends FsAccess {
   readonly remote: RemoteChain;
   readonly chain: Chain;
   /** Where the replica is kept. */
   readonly dir: string;
   readonly created: boolean;
+  readonly source: KeySource;
 }
 
 /** The replica directory of a mount: one per chain URL and mount point (two mounts of a chain are two replicas). */
@@ -51,36 +62,16 @@ export async function openRemoteVault(o: RemoteOpenOptions): Promise<RemoteVault
   const cached = await readCachedMeta(dir);
   const passcode = o.given ?? (o.prompt ? { passcode: await o.prompt(`Passcode for ${plan.remote}: `), from: 'prompt' as const } : undefined);
   if (!passcode?.passcode) {
-    throw new UsageError(`a remote vault on an atedb without auth is opened by a passcode: give it with ATE_PASSCODE=... or --passcode`);
+    throw new UsageError(
+      `a remote vault is opened by a token (an atedb with auth: --token-path <file> or ATE_TOKEN) or by a passcode (an atedb without auth: ATE_PASSCODE=... or --passcode)`,
+    );
   }
   let keys = cached ? await keysFor(cached, passcode, o.mountPoint) : undefined;
   const builder = new ChainBuilder({ logPath: dir, compactMode: plan.compactMode, compactBootstrap: plan.compactBootstrap })
     .configuredFor(plan.configuredFor)
     .onWarning((m) => o.notice(`warning: ${m}`));
   if (keys) builder.setSession(sessionOf(keys));
-  let remote: RemoteChain;
-  let lost = false;
-  try {
-    remote = await RemoteChain.open(builder, plan.remote, {
-      recovery: plan.recoveryMode,
-      encryption: plan.wireEncryption,
-      ...(plan.serverFingerprint ? { fingerprint: plan.serverFingerprint } : {}),
-      onWarning: (m) => o.notice(`warning: ${m}`),
-      onStatus: (s, detail) => {
-        if (s === 'disconnected') {
-          lost = true;
-          o.notice(`lost the connection to the server${detail ? ` (${detail})` : ''}; serving the local replica, reconnecting`);
-        } else if (s === 'synced' && lost) {
-          lost = false;
-          o.notice(`reconnected to ${plan.remote}`);
-        }
-      },
-    });
-  } catch (err) {
-    await builder.close().catch(() => undefined);
-    if (err instanceof AteError) throw new CliError(err.message, 1, { cause: err });
-    throw err;
-  }
+  const remote = await connectReplica(o, builder);
   try {
     const chain = remote.chain;
     let created = false;
@@ -98,9 +89,46 @@ export async function openRemoteVault(o: RemoteOpenOptions): Promise<RemoteVault
     }
     keys ??= await keysFor(meta, passcode, o.mountPoint);
     await writeFile(join(dir, META_FILE), JSON.stringify(meta, null, 2), { mode: 0o600 });
-    return { remote, chain, dir, created, ...keys };
+    return {
+      remote,
+      chain,
+      dir,
+      created,
+      source: { kind: 'passcode', from: passcode.from },
+      session: sessionOf(keys),
+      rootReaders: [{ kind: 'symmetric', key: keys.vaultKey }],
+      rootWriters: [publicSignKey(keys.writeKey)],
+    };
   } catch (err) {
     await remote.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The replica of `o.plan.remote` kept in sync, with the connection's ups and downs as notices; closes `builder` on failure. */
+export async function connectReplica(o: Pick<RemoteOpenOptions, 'plan' | 'notice'>, builder: ChainBuilder, token?: string): Promise<RemoteChain> {
+  const { plan } = o;
+  let lost = false;
+  try {
+    return await RemoteChain.open(builder, plan.remote, {
+      recovery: plan.recoveryMode,
+      encryption: plan.wireEncryption,
+      ...(plan.serverFingerprint ? { fingerprint: plan.serverFingerprint } : {}),
+      ...(token !== undefined ? { token } : {}),
+      onWarning: (m) => o.notice(`warning: ${m}`),
+      onStatus: (s, detail) => {
+        if (s === 'disconnected') {
+          lost = true;
+          o.notice(`lost the connection to the server${detail ? ` (${detail})` : ''}; serving the local replica, reconnecting`);
+        } else if (s === 'synced' && lost) {
+          lost = false;
+          o.notice(`reconnected to ${plan.remote}`);
+        }
+      },
+    });
+  } catch (err) {
+    await builder.close().catch(() => undefined);
+    if (err instanceof AteError) throw new CliError(err.message, 1, { cause: err });
     throw err;
   }
 }

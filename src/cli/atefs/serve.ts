@@ -19,7 +19,8 @@ import { type Progress, noProgress } from './progress.js';
 import { canPrompt, promptHidden } from './prompt.js';
 import { type PastChain, iso, needsUnmounted, openPast } from './history.js';
 import { type MountRecord, isAtefsAlive, lockVault, readRecord, recordPaths, removeFile, writeRecord } from './registry.js';
-import { openRemoteVault, type RemoteVault, replicaDirFor } from './remote-vault.js';
+import { type FsAccess, openRemoteVault, type RemoteVault, replicaDirFor } from './remote-vault.js';
+import type { GivenToken } from './token-source.js';
 import { CHAIN_NAME, LOG_NAME, type GivenPasscode, type KeySource, type OpenedVault, type VaultKeys, keysOf, obtainPasscode, openVault, readVaultMeta } from './vault.js';
 
 /** Where the mount reports to: the terminal (foreground) or the parent that started the daemon. */
@@ -47,6 +48,8 @@ function describeSource(source: KeySource): string {
       return `key file ${shown(source.path)}`;
     case 'temporary':
       return 'temporary: in memory with a random key, gone on unmount';
+    case 'token':
+      return `opened by the token ${source.from.startsWith('-') || source.from === 'ATE_TOKEN' ? `in ${source.from}` : `of ${shown(source.from)}`}${source.group ? ` with the keys of group ${source.group}` : ''}`;
   }
 }
 
@@ -123,6 +126,9 @@ class Lifecycle {
 
 export const vaultSession = (vault: VaultKeys): AteSession => userSession({ readKeys: [vault.vaultKey], writeKeys: [vault.writeKey] });
 
+/** A local vault's chain has the write key as its root key: the filesystem names no writers. */
+const localAccess = (vault: VaultKeys): FsAccess => ({ session: vaultSession(vault), rootReaders: [{ kind: 'symmetric', key: vault.vaultKey }] });
+
 /**
  * The builder of a vault's chain: its log in the vault directory (or in memory), the write key as
  * the only root key, and no parentless objects but the root directory.
@@ -142,8 +148,11 @@ export function vaultChainBuilder(
     .setSession(vaultSession(vault));
 }
 
-/** Mounts the vault of `plan` and serves it until told to stop; the exit code. */
-export async function mountAndServe(plan: MountPlan, given: GivenPasscode | undefined, reporter: Reporter): Promise<number> {
+/**
+ * Mounts the vault of `plan` and serves it until told to stop; the exit code. A remote chain
+ * opens by `token` when there is one, else by the passcode.
+ */
+export async function mountAndServe(plan: MountPlan, given: GivenPasscode | undefined, reporter: Reporter, token?: GivenToken): Promise<number> {
   const dataDir = ateDataDir();
   const mountPoint = await canonicalMountPoint(plan.mountPath);
   let phase = 'opening the vault';
@@ -182,27 +191,29 @@ export async function mountAndServe(plan: MountPlan, given: GivenPasscode | unde
     });
 
     // The vault: its keys, created on first use.
-    let vault: OpenedVault;
+    let vault: Omit<OpenedVault, 'vaultKey' | 'writeKey'>;
+    let access: FsAccess;
+    /** The keys of a local vault (none for a remote one). */
+    let keys: VaultKeys | undefined;
     let remote: RemoteVault | undefined;
     if (plan.remote !== undefined) {
       const dir = plan.logPath ?? replicaDirFor(dataDir, plan.remote, mountPoint);
       await mkdir(dir, { recursive: true, mode: 0o700 }).catch(() => undefined);
       cleanups.push(await lockVault(dir, mountPoint));
       progress = await reporter.progress(`connecting to ${plan.remote}`);
-      remote = await openRemoteVault({
-        plan: { ...plan, remote: plan.remote },
-        dir,
-        mountPoint,
-        given,
-        prompt: reporter.interactive && canPrompt() ? promptHidden : undefined,
-        notice: (line) => reporter.notice(line),
-      });
+      const how = { plan: { ...plan, remote: plan.remote }, dir, notice: (line: string) => reporter.notice(line) };
+      remote = token
+        ? await (await import('./token-vault.js')).openTokenVault({ ...how, token })
+        : await openRemoteVault({ ...how, mountPoint, given, prompt: reporter.interactive && canPrompt() ? promptHidden : undefined });
       const r = remote;
       cleanups.push(() => r.remote.close());
-      vault = { dir, vaultKey: r.vaultKey, writeKey: r.writeKey, source: { kind: 'passcode', from: given?.from ?? 'prompt' }, created: r.created };
+      vault = { dir, source: r.source, created: r.created };
+      access = r;
       await writeRecord(paths.record, record('starting', dir));
     } else if (plan.temp) {
-      vault = { dir: '', ...keysOf(generateSymmetricKey()), source: { kind: 'temporary' }, created: true };
+      keys = keysOf(generateSymmetricKey());
+      vault = { dir: '', source: { kind: 'temporary' }, created: true };
+      access = localAccess(keys);
     } else {
       const dir = plan.logPath ?? join(dataDir, vaultNameFor(mountPoint));
       const meta = await readVaultMeta(dir);
@@ -220,7 +231,10 @@ export async function mountAndServe(plan: MountPlan, given: GivenPasscode | unde
         throw plan.at ? needsUnmounted(err, 'time travel') : err;
       }
       progress = await reporter.progress(meta ? 'opening the vault' : 'creating the vault');
-      vault = await openVault(dir, mountPoint, meta, obtained, { readOnly: plan.readOnly });
+      const opened = await openVault(dir, mountPoint, meta, obtained, { readOnly: plan.readOnly });
+      vault = opened;
+      keys = opened;
+      access = localAccess(opened);
       await writeRecord(paths.record, record('starting', dir));
     }
     reporter.detail(`vault ${vault.dir ? shown(vault.dir) : '(in memory)'}; ${describeSource(vault.source)}`);
@@ -228,8 +242,7 @@ export async function mountAndServe(plan: MountPlan, given: GivenPasscode | unde
     life.checkCancelled();
 
     // The chain.
-    const session = vaultSession(vault);
-    if (!remote) builder = vaultChainBuilder(plan, vault).onWarning((m) => reporter.notice(`warning: ${m}`));
+    if (keys) builder = vaultChainBuilder(plan, { ...keys, dir: vault.dir }).onWarning((m) => reporter.notice(`warning: ${m}`));
     const loading = `${vault.created ? 'creating' : 'loading'} the vault${vault.dir ? ` ${shown(vault.dir)}` : ''}`;
     if (progress === noProgress) progress = await reporter.progress(loading);
     else progress.update({ phase: loading });
@@ -251,10 +264,9 @@ export async function mountAndServe(plan: MountPlan, given: GivenPasscode | unde
     mounted = await mountFs({
       mountPoint,
       chain,
-      session,
-      rootReaders: [{ kind: 'symmetric', key: vault.vaultKey }],
-      // A chain on a server without auth has no root keys: the filesystem names its writers itself.
-      ...(remote ? { rootWriters: [publicSignKey(vault.writeKey)] } : {}),
+      session: access.session,
+      rootReaders: access.rootReaders,
+      ...(access.rootWriters ? { rootWriters: access.rootWriters } : {}),
       ...(plan.uid !== undefined ? { uid: plan.uid } : {}),
       ...(plan.gid !== undefined ? { gid: plan.gid } : {}),
       allowOther: plan.allowOther,

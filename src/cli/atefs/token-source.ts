@@ -13,7 +13,7 @@ export interface GivenToken {
 }
 
 /** The token the command line or the environment names, or undefined. */
-export async function givenToken(a: AuthArgv): Promise<GivenToken | undefined> {
+export async function givenToken(a: Pick<AuthArgv, 'token' | 'tokenPath'>): Promise<GivenToken | undefined> {
   if (Array.isArray(a.token) || Array.isArray(a.tokenPath)) throw new UsageError('give --token or --token-path once');
   if (a.token !== undefined && a.tokenPath !== undefined) throw new UsageError('give --token or --token-path, not both');
   if (a.token !== undefined) return { text: a.token.trim() as TokenText, from: '--token' };

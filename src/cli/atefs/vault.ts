@@ -56,7 +56,9 @@ export interface VaultKeys {
 export type KeySource =
   | { readonly kind: 'passcode'; readonly from: PasscodeOrigin }
   | { readonly kind: 'key-file'; readonly path: string }
-  | { readonly kind: 'temporary' };
+  | { readonly kind: 'temporary' }
+  /** A remote chain on an atedb with auth: the token's keys (and the group's, gathered). */
+  | { readonly kind: 'token'; readonly from: string; readonly group?: string };
 
 export type PasscodeOrigin = '--passcode' | 'ATE_PASSCODE' | 'prompt';
 

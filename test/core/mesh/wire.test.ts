@@ -96,6 +96,7 @@ describe('messages', () => {
   const client: ClientMessage[] = [
     { t: 'subscribe', chain: '/example.com/joe/db', from: 0 },
     { t: 'subscribe', chain: '/g', from: 12, epoch: '0011223344556677' },
+    { t: 'subscribe', chain: '/g', from: 0, token: 'ate-token:abc' },
     { t: 'events', commit: 7, evts: [bin, new Uint8Array(0)] },
     { t: 'lock', key: '0123456789abcdef' },
     { t: 'unlock', key: '0123456789abcdef' },
@@ -120,7 +121,7 @@ describe('messages', () => {
     for (const m of client) assert.deepEqual(plain(decodeClientMessage(encode(m))), plain(m));
     for (const m of server) assert.deepEqual(plain(decodeServerMessage(encode(m))), plain(m));
     for (const m of [...client, ...server]) assert.deepEqual(plain(decode(encode(m))), plain(m));
-    const evts = decodeClientMessage(encode(client[2]!));
+    const evts = decodeClientMessage(encode(client[3]!));
     assert.ok(evts.t === 'events' && evts.evts[0] instanceof Uint8Array);
   });
 
@@ -131,6 +132,7 @@ describe('messages', () => {
       { t: 'subscribe', chain: 5, from: 0 },
       { t: 'subscribe', chain: '/a', from: -1 },
       { t: 'subscribe', chain: '/a', from: 1.5 },
+      { t: 'subscribe', chain: '/a', from: 0, token: new Uint8Array(3) },
       { t: 'events', commit: 1, evts: ['not binary'] },
       { t: 'events', commit: '1', evts: [] },
       { t: 'lock' },

@@ -37,6 +37,8 @@ export interface RemoteChainOptions {
   readonly connectTimeoutMs?: number;
   /** How long close() waits for the server to confirm the last uploads (default 10 s). */
   readonly closeTimeoutMs?: number;
+  /** A token (text form) sent with every subscribe: an atedb with an auth server checks access by it. */
+  readonly token?: string;
   readonly onStatus?: (status: MeshStatus, detail?: string) => void;
   readonly onWarning?: (message: string) => void;
 }
@@ -82,6 +84,8 @@ export class RemoteChain implements RemotePipe {
    */
   static async open(builder: ChainBuilder, url: string, opts: RemoteChainOptions = {}): Promise<RemoteChain> {
     const { servers, chain } = parseChainUrl(url);
+    // A token carries the user's private keys: it never travels in the clear.
+    if (opts.token !== undefined && opts.encryption === 0) throw new ConfigError(`a token is never sent without wire encryption; drop --no-wire-encryption to open ${chain} with one`);
     const resolved = await resolveServers(servers);
     const logPath = builder.cfg.temporal ? undefined : builder.cfg.logPath;
     const statePath = logPath === undefined ? undefined : `${join(logPath, ...chain.slice(1).split('/'))}.sync`;
@@ -250,6 +254,7 @@ export class RemoteChain implements RemotePipe {
         // An identity mismatch or a refusal will not heal by retrying; nor a failure while the
         // caller waits for the first sync.
         if (isPermanent(err) || this.waitingForFirstSync) {
+          if (!this.waitingForFirstSync) this.warn(`${reason}; not reconnecting`);
           this.stop(err instanceof AteError ? err : new MeshError(reason));
           break;
         }
@@ -293,9 +298,20 @@ export class RemoteChain implements RemotePipe {
       };
       conn.onClose = (err) => {
         if (this.conn === conn) this.conn = undefined;
-        resolve(err?.message ?? 'closed by the server');
+        // Messages that arrived before the close (a refusal, say) are handled first.
+        const settle = (): void => {
+          if (busy) setImmediate(settle);
+          else resolve(err?.message ?? 'closed by the server');
+        };
+        settle();
       };
-      conn.send({ t: 'subscribe', chain: this.key, from: this.state?.next ?? 0, ...(this.state ? { epoch: this.state.epoch } : {}) });
+      conn.send({
+        t: 'subscribe',
+        chain: this.key,
+        from: this.state?.next ?? 0,
+        ...(this.state ? { epoch: this.state.epoch } : {}),
+        ...(this.opts.token !== undefined ? { token: this.opts.token } : {}),
+      });
     });
   }
 

@@ -37,6 +37,8 @@ export interface Subscribe {
   readonly chain: string;
   readonly from: number;
   readonly epoch?: string;
+  /** A token in its text form ('ate-token:...'): what an atedb with an auth server checks access by. */
+  readonly token?: string;
 }
 export interface UploadEvents {
   readonly t: 'events';
@@ -129,6 +131,9 @@ export function encode(msg: Message | ClientHello | ServerHello): Buffer {
   return Buffer.from(packr.pack(msg));
 }
 
+/** A token holds the keys of every role it gathered (several KiB each); far below a frame. */
+const MAX_TOKEN_CHARS = 1024 * 1024;
+
 type Fields = Record<string, unknown>;
 
 function bad(what: string): never {
@@ -206,7 +211,13 @@ const fatal = (m: Fields): Fatal => ({ t: 'fatal', message: str(m, 'message') })
 function clientMessage(m: Fields): ClientMessage {
   switch (m['t']) {
     case 'subscribe':
-      return clean({ t: 'subscribe', chain: str(m, 'chain', 1024), from: uint(m, 'from'), epoch: optional(m, 'epoch', (f, k) => str(f, k, 64)) });
+      return clean({
+        t: 'subscribe',
+        chain: str(m, 'chain', 1024),
+        from: uint(m, 'from'),
+        epoch: optional(m, 'epoch', (f, k) => str(f, k, 64)),
+        token: optional(m, 'token', (f, k) => str(f, k, MAX_TOKEN_CHARS)),
+      });
     case 'events':
       return { t: 'events', commit: uint(m, 'commit'), evts: bins(m, 'evts') };
     case 'lock':
