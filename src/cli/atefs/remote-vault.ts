@@ -16,7 +16,7 @@ import type { MountPlan } from './options.js';
 import { shown } from './paths.js';
 import type { Prompt } from './vault.js';
 import type { ReaderKey } from '../../core/trust/keyring.js';
-import { type GivenPasscode, type KeySource, type VaultKeys, type VaultMeta, META_FILE, keysOf, newPasscodeMeta, tryPasscode, wrongPasscode } from './vault.js';
+import { VAULT_LOAD_CACHE_BYTES, type GivenPasscode, type KeySource, type VaultKeys, type VaultMeta, META_FILE, keysOf, newPasscodeMeta, tryPasscode, wrongPasscode } from './vault.js';
 
 /** The object that holds the vault's metadata (salt, check value) in a remote chain. */
 const VAULT_META_KEY = primaryKeyFromName('atefs:vault');
@@ -67,7 +67,7 @@ export async function openRemoteVault(o: RemoteOpenOptions): Promise<RemoteVault
     );
   }
   let keys = cached ? await keysFor(cached, passcode, o.mountPoint) : undefined;
-  const builder = new ChainBuilder({ logPath: dir, compactMode: plan.compactMode, compactBootstrap: plan.compactBootstrap })
+  const builder = new ChainBuilder({ logPath: dir, compactMode: plan.compactMode, compactBootstrap: plan.compactBootstrap, loadCacheBytes: VAULT_LOAD_CACHE_BYTES })
     .configuredFor(plan.configuredFor)
     .onWarning((m) => o.notice(`warning: ${m}`));
   if (keys) builder.setSession(sessionOf(keys));

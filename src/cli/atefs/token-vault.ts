@@ -16,6 +16,7 @@ import { AuthClient, DEFAULT_AUTH_URL } from './auth-client.js';
 import type { MountPlan } from './options.js';
 import { shown } from './paths.js';
 import { type FsAccess, type RemoteVault, connectReplica } from './remote-vault.js';
+import { VAULT_LOAD_CACHE_BYTES } from './vault.js';
 import { type GivenToken, verifiedToken } from './token-source.js';
 
 export interface TokenOpenOptions {
@@ -43,7 +44,7 @@ export async function openTokenVault(o: TokenOpenOptions): Promise<RemoteVault> 
   await mkdir(dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
     throw new CliError(`cannot create the replica directory ${shown(dir)}: ${(err as Error).message}`);
   });
-  const builder = new ChainBuilder({ logPath: dir, compactMode: plan.compactMode, compactBootstrap: plan.compactBootstrap })
+  const builder = new ChainBuilder({ logPath: dir, compactMode: plan.compactMode, compactBootstrap: plan.compactBootstrap, loadCacheBytes: VAULT_LOAD_CACHE_BYTES })
     .configuredFor(plan.configuredFor)
     .setSession(access.session)
     .onWarning((m) => o.notice(`warning: ${m}`));

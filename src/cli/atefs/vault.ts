@@ -31,6 +31,12 @@ export const META_FILE = 'vault.json';
 export const KEY_FILE = 'vault.key';
 export const LOG_NAME = `${CHAIN_NAME}.log`;
 
+/**
+ * The chain's cache of stored events, for a mounted vault: the filesystem keeps decrypted chunks in
+ * its own cache, so this one only needs room for metadata-sized events (RSS budget of issue 4).
+ */
+export const VAULT_LOAD_CACHE_BYTES = 4 * 1024 * 1024;
+
 const FORMAT = 'atefs-vault';
 const VERSION = 1;
 
