@@ -13,7 +13,7 @@ export * from './chain/plugins.js';
 export { ChainView, type ObjectState } from './chain/view.js';
 export { deflateTransformer } from './chain/transformers.js';
 export * from './trust/authority.js';
-export { KeyRing, type ReaderKey, wrapFor, signKeyId, symmetricKeyId, publicReadKeyId } from './trust/keyring.js';
+export { KeyRing, type ReaderKey, wrapFor, signKeyId, symmetricKeyId, publicReadKeyId, readerKeyId } from './trust/keyring.js';
 export { SignatureBook, signedMessage, publicKeyId } from './trust/signatures.js';
 export { antiReplay, authorLinter, rubberStamp, timestampEnforcer, treeAuthority } from './trust/validators.js';
 export { Dio, type Scope, type StoreOptions, serialize, deserialize, openValue } from './dio/dio.js';

@@ -21,6 +21,7 @@ import {
   type PrimaryKey,
   type PublicSignKey,
   type ReaderKey,
+  readerKeyId,
 } from '../core/index.js';
 import {
   E2BIG,
@@ -338,11 +339,27 @@ export class Volume {
       });
     if (anchor.value?.format !== 'atefs') throw new MissingReadKeyError(`chain ${chain.key} holds something other than an atefs filesystem at its root`);
     this.chunkSize = anchor.value.chunkSize;
+    if (!opts.readOnly) await this.rekeyAnchor(opts.rootReaders);
     this.rootNode = await this.inode(inodeKey(ROOT_INO));
     if (!opts.readOnly) await this.removeOrphans();
     this.stopListening = chain.onEvent((event, _ordinal, origin) => {
       if (origin !== 'local') this.invalidate(event.meta.key ?? event.meta.tombstone, event.meta.parent);
     });
+  }
+
+  /**
+   * The readers of the filesystem changed since it was created (a group role's keys were replaced
+   * when a member left): a session that can still read it wraps its data key for exactly the
+   * readers it was mounted with, so the remaining members read it again and the old keys do not.
+   */
+  private async rekeyAnchor(readers: readonly ReaderKey[]): Promise<void> {
+    const own = this.chain.view.objects.get(ANCHOR_KEY)?.auth?.read;
+    if (own?.kind !== 'specific' || readers.length === 0) return;
+    const current = new Set(own.readers.map((r) => r.keyId));
+    if (readers.every((r) => current.has(readerKeyId(r)))) return;
+    const dio = this.dio();
+    dio.rewrap(await dio.load<AnchorValue>(ANCHOR_KEY), readers);
+    await dio.commit();
   }
 
   /** Files unlinked while open when the last mount ended: nobody can open them any more. */

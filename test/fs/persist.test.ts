@@ -156,3 +156,32 @@ test('concurrent changes from several processes stay consistent across a remount
     await fx.cleanup();
   }
 });
+
+test('mounted with new readers, the filesystem is re-keyed for exactly them: old keys stop opening it', async () => {
+  const fx = await mountFixture({}, 'atefs-rekey');
+  try {
+    await shOk(`echo shared > ${fx.mnt}/f`);
+    await fx.stop();
+    const replaced = generateSymmetricKey();
+    const mountWith = async (readKeys: ReturnType<typeof generateSymmetricKey>[], rootReaders = readKeys): Promise<string> => {
+      const { builder, chain } = await openChain(fx.logPath, fx.keys);
+      try {
+        const session = userSession({ readKeys, writeKeys: [fx.keys.writer] });
+        const m = await mountFs({ mountPoint: fx.mnt, chain, session, rootReaders: rootReaders.map((key) => ({ kind: 'symmetric', key })), log: () => undefined });
+        try {
+          return (await shOk(`cat ${fx.mnt}/f`)).trim();
+        } finally {
+          await m.unmount();
+        }
+      } finally {
+        await builder.close();
+      }
+    };
+    // Someone holding the old key and the new one (a group's delegate after a member left).
+    assert.equal(await mountWith([fx.keys.vault, replaced], [replaced]), 'shared');
+    assert.equal(await mountWith([replaced]), 'shared', 'the new key opens it');
+    await assert.rejects(mountWith([fx.keys.vault]), MissingReadKeyError, 'the old key no longer does');
+  } finally {
+    await fx.cleanup();
+  }
+});
