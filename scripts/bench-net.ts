@@ -3,7 +3,7 @@
 //
 //   node dist/scripts/bench-net.js [--duration 10] [--events 1000000] [--clients 8] [--rate 5000]
 //                                  [--skip tput,latency,catchup,dio,raw,nats]
-//                                  [--prof-dir DIR: CPU profiles of atedb (DIR/atedb) and the clients (DIR/clients)]
+//                                  [--prof-dir DIR]   (CPU profiles: DIR/atedb and DIR/clients)
 //
 // The parent starts one atedb (`solo --no-auth`) and one `nats-server -js`, then forks every
 // client as a child process of this script (--worker TASK), so that clients and servers compete
@@ -27,7 +27,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type JetStreamClient, type NatsConnection, StorageType, connect as natsConnect } from 'nats';
+import { type NatsConnection, StorageType, connect as natsConnect } from 'nats';
 import {
   ChainBuilder,
   Dio,
@@ -241,7 +241,7 @@ async function natsCommitter(url: string, subject: string): Promise<() => Promis
   };
 }
 
-/** Uploads `events` new events to the catch-up chain, raw, BUILD_COMMIT per commit, 8 in flight. */
+/** Uploads `events` new events to the catch-up chain, raw: BUILD_COMMIT per commit, 20 commits in flight. */
 async function buildChain(port: number, dir: string, events: number): Promise<Result> {
   const client = await RawClient.open(port, CATCHUP_CHAIN, dir);
   const start = now();
@@ -297,10 +297,7 @@ async function natsRead(url: string, events: number): Promise<Result> {
   const consumer = await nc.jetstream().consumers.get('catchup');
   const messages = await consumer.consume();
   let n = 0;
-  for await (const m of messages) {
-    void m;
-    if (++n === events) break;
-  }
+  for await (const _ of messages) if (++n === events) break;
   const ms = now() - start;
   await nc.close();
   return { events: n, ms, latencies: [] };

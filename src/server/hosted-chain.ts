@@ -18,6 +18,8 @@ export const MAX_UNSENT_BYTES = 64 * 1024 * 1024;
 export const PARKED_TIMEOUT_MS = 10_000;
 /** History reads issued at once (they go to the thread pool; one at a time leaves it idle). */
 const READ_AHEAD = 64;
+/** Histories longer than this stream from a sequential read of the log. */
+const SEQUENTIAL_FROM = 2_000;
 
 /** What one connection does on this chain. */
 export interface Member {
@@ -119,16 +121,28 @@ export class HostedChain {
       bytes = 0;
       await sub.wire.drained();
     };
-    for (let at = start; at < end; at += READ_AHEAD) {
+    const take = async (e: Uint8Array): Promise<void> => {
+      if (batch.length > 0 && (batch.length >= BATCH_EVENTS || bytes + e.length > BATCH_BYTES)) await flush();
+      batch.push(e);
+      bytes += e.length;
+    };
+    let at = start;
+    // A long history is read sequentially; what is left (if the log's order parts from the
+    // ordinals) one event at a time.
+    if (end - start > SEQUENTIAL_FROM) {
+      for await (const events of this.chain.historyBatches(start, end)) {
+        if (!this.subscribers.has(sub) || sub.wire.isClosed) return;
+        if (this.chain.generation !== generation) return;
+        for (const e of events) await take(e);
+        at += events.length;
+      }
+    }
+    for (; at < end; at += READ_AHEAD) {
       if (!this.subscribers.has(sub) || sub.wire.isClosed) return;
       if (this.chain.generation !== generation) return; // renumbered: renumbered() disconnected it
       const reads: Promise<Uint8Array>[] = [];
       for (let i = at; i < Math.min(end, at + READ_AHEAD); i++) reads.push(this.chain.eventBytes(i));
-      for (const e of await Promise.all(reads)) {
-        if (batch.length > 0 && (batch.length >= BATCH_EVENTS || bytes + e.length > BATCH_BYTES)) await flush();
-        batch.push(e);
-        bytes += e.length;
-      }
+      for (const e of await Promise.all(reads)) await take(e);
     }
     if (batch.length > 0) await flush();
     if (!this.subscribers.has(sub)) return;

@@ -106,6 +106,20 @@ test('two clients sync: history on open, live updates both ways, resume after a 
   await b2.remote.close();
 });
 
+test('a long history streams to a new replica in full (the sequential read of the log)', async () => {
+  const db = await server();
+  const url = `tcp://127.0.0.1:${db.port}/example.com/joe/long`;
+  const a = await client(url);
+  const keys: PrimaryKey[] = [];
+  for (let i = 0; i < 6; i++) keys.push(...(await store(a, Array.from({ length: 500 }, (_, j) => ({ n: i * 500 + j })))));
+  await a.remote.uploaded();
+  const b = await client(url);
+  assert.equal(b.remote.chain.count, a.remote.chain.count, 'every event, proofs included');
+  for (const [n, k] of keys.entries()) assert.deepEqual(await valueOf(b, k), { n });
+  await a.remote.close();
+  await b.remote.close();
+});
+
 test('offline writes: async mode keeps them and uploads them on reconnect; read-only modes refuse them', async () => {
   const db = await server();
   const url = `tcp://127.0.0.1:${db.port}/example.com/joe/offline`;
