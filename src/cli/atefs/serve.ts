@@ -21,7 +21,7 @@ import { type PastChain, iso, needsUnmounted, openPast } from './history.js';
 import { type MountRecord, isAtefsAlive, lockVault, readRecord, recordPaths, removeFile, writeRecord } from './registry.js';
 import { type FsAccess, openRemoteVault, type RemoteVault, replicaDirFor } from './remote-vault.js';
 import type { GivenToken } from './token-source.js';
-import { CHAIN_NAME, LOG_NAME, VAULT_LOAD_CACHE_BYTES, type GivenPasscode, type KeySource, type OpenedVault, type VaultKeys, keysOf, obtainPasscode, openVault, readVaultMeta } from './vault.js';
+import { CHAIN_NAME, LOG_NAME, VAULT_LOAD_CACHE_BYTES, VAULT_SIGN_INTERVAL_MS, type GivenPasscode, type KeySource, type OpenedVault, type VaultKeys, keysOf, obtainPasscode, openVault, readVaultMeta } from './vault.js';
 
 /** Where the mount reports to: the terminal (foreground) or the parent that started the daemon. */
 export interface Reporter {
@@ -143,6 +143,7 @@ export function vaultChainBuilder(
     compactMode: plan.compactMode,
     compactBootstrap: plan.compactBootstrap,
     loadCacheBytes: VAULT_LOAD_CACHE_BYTES,
+    signIntervalMs: VAULT_SIGN_INTERVAL_MS,
   })
     .configuredFor(plan.configuredFor)
     .addRootPublicKey(publicSignKey(vault.writeKey))
