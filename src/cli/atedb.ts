@@ -3,7 +3,7 @@ import { homedir, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { UsageError, runCommand } from './run.js';
+import { UsageError, runCommand, serveUntilSignal } from './run.js';
 
 /** $XDG_DATA_HOME/ate/atedb, else ~/.local/share/ate/atedb. */
 function defaultLogsPath(): string {
@@ -132,22 +132,7 @@ async function solo(a: SoloArgv): Promise<number> {
     console.error(`atedb: logs in ${logsPath}; trust ${a.trust}; auth ${a.auth === false ? 'none' : a.auth}; wire encryption ${encryption === 'off' ? 'off' : `${encryption}`}`);
   }
   console.log(`atedb listening on ${core.hostPort(a.listen, db.port)}`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      log?.(`${signal}: shutting down`);
-      process.off('SIGTERM', onTerm);
-      process.off('SIGINT', onInt);
-      db.close().then(resolve, (err: unknown) => {
-        console.error('atedb: shutting down failed:', err);
-        process.exitCode = 1;
-        resolve();
-      });
-    };
-    const onTerm = (): void => stop('SIGTERM');
-    const onInt = (): void => stop('SIGINT');
-    process.on('SIGTERM', onTerm);
-    process.on('SIGINT', onInt);
-  });
+  await serveUntilSignal('atedb', () => db.close(), log);
   auth?.close();
   return 0;
 }

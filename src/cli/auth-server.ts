@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { UsageError, runCommand } from './run.js';
+import { UsageError, runCommand, serveUntilSignal } from './run.js';
 
 const defaultKeyPath = (): string => join(homedir(), 'ate', 'auth.key');
 const defaultLogsPath = (): string => join(homedir(), 'ate', 'auth');
@@ -65,22 +65,7 @@ async function run(a: RunArgv): Promise<number> {
   }
   console.log(`auth-server listening on ${hostPort(a.listen, server.port)}`);
   console.log(`identity ${server.fingerprint}`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      log?.(`${signal}: shutting down`);
-      process.off('SIGTERM', onTerm);
-      process.off('SIGINT', onInt);
-      server.close().then(resolve, (err: unknown) => {
-        console.error('auth-server: shutting down failed:', err);
-        process.exitCode = 1;
-        resolve();
-      });
-    };
-    const onTerm = (): void => stop('SIGTERM');
-    const onInt = (): void => stop('SIGINT');
-    process.on('SIGTERM', onTerm);
-    process.on('SIGINT', onInt);
-  });
+  await serveUntilSignal('auth-server', () => server.close(), log);
   return 0;
 }
 

@@ -69,3 +69,26 @@ export function notImplemented(name: string, what: string): number {
   console.error(`${name}: ${what} is not implemented yet`);
   return EXIT_USAGE;
 }
+
+/**
+ * For servers: resolves once SIGTERM or SIGINT arrived and `close` finished (it stops accepting,
+ * finishes in-flight work and flushes); a failed close sets exit code 1.
+ */
+export function serveUntilSignal(name: string, close: () => Promise<void>, log?: (line: string) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      log?.(`${signal}: shutting down`);
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      close().then(resolve, (err: unknown) => {
+        console.error(`${name}: shutting down failed:`, err);
+        process.exitCode = 1;
+        resolve();
+      });
+    };
+    const onTerm = (): void => stop('SIGTERM');
+    const onInt = (): void => stop('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+  });
+}

@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
-import { type AddressInfo, type Socket, connect as netConnect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
@@ -16,7 +15,7 @@ import {
   publicSignKey,
   userSession,
 } from '../../src/core/index.js';
-import { ATEDB, TestClient, eventsOf, ids, localChain, startAtedb } from './helpers.js';
+import { ATEDB, TestClient, eventsOf, ids, localChain, recordingProxy, startAtedb } from './helpers.js';
 
 const owner = generateSignKey('ml-dsa-65', new Uint8Array(32).fill(7));
 const stranger = generateSignKey('ml-dsa-65', new Uint8Array(32).fill(9));
@@ -201,29 +200,6 @@ test('open policy: refusals name the accepted forms; group chains need an auth s
   assert.ok(r.message.includes(`tcp://127.0.0.1:${deadPort}`), r.message);
 });
 
-/** A loopback proxy that records every byte that passes. */
-async function recordingProxy(target: number): Promise<{ port: number; bytes: () => Buffer; close: () => void }> {
-  const seen: Buffer[] = [];
-  const sockets: Socket[] = [];
-  const server = createServer((inbound) => {
-    const outbound = netConnect(target, '127.0.0.1');
-    sockets.push(inbound, outbound);
-    inbound.on('data', (d: Buffer) => seen.push(d));
-    outbound.on('data', (d: Buffer) => seen.push(d));
-    inbound.pipe(outbound).pipe(inbound);
-    inbound.on('error', () => outbound.destroy());
-    outbound.on('error', () => inbound.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as AddressInfo).port,
-    bytes: () => Buffer.concat(seen),
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-}
 
 test('--no-wire-encryption takes effect: a client that asks for none talks plaintext; by default the server demands encryption', async () => {
   const canary = '/example.com/joe/canary7f3a9';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
+import { type AddressInfo, type Socket, connect as netConnect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
@@ -245,3 +245,27 @@ export async function eventsOf(chain: Chain, from = 0): Promise<Uint8Array[]> {
 
 /** Short ids of events, sorted: the server orders a proof before the events it releases, so compare as sets. */
 export const ids = (evts: readonly Uint8Array[]): string[] => evts.map((e) => createHash('sha256').update(e).digest('hex').slice(0, 16)).sort();
+
+/** A loopback proxy that records every byte that passes, both ways (to see what travels in the clear). */
+export async function recordingProxy(target: number): Promise<{ port: number; bytes: () => Buffer; close: () => void }> {
+  const seen: Buffer[] = [];
+  const sockets: Socket[] = [];
+  const server = createServer((inbound) => {
+    const outbound = netConnect(target, '127.0.0.1');
+    sockets.push(inbound, outbound);
+    inbound.on('data', (d: Buffer) => seen.push(d));
+    outbound.on('data', (d: Buffer) => seen.push(d));
+    inbound.pipe(outbound).pipe(inbound);
+    inbound.on('error', () => outbound.destroy());
+    outbound.on('error', () => inbound.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    bytes: () => Buffer.concat(seen),
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}

@@ -2,11 +2,12 @@
 // and what actually travels on the socket.
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { type AddressInfo, type Socket, connect as netConnect, createServer } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
+import { recordingProxy } from '../../server/helpers.js';
 import {
   FrameDecoder,
   MAX_FRAME,
@@ -159,29 +160,6 @@ describe('messages', () => {
   });
 });
 
-/** A loopback proxy that records every byte that passes, both ways. */
-async function recordingProxy(target: number): Promise<{ port: number; bytes: () => Buffer; close: () => void }> {
-  const seen: Buffer[] = [];
-  const sockets: Socket[] = [];
-  const server = createServer((inbound) => {
-    const outbound = netConnect(target, '127.0.0.1');
-    sockets.push(inbound, outbound);
-    inbound.on('data', (d: Buffer) => seen.push(d));
-    outbound.on('data', (d: Buffer) => seen.push(d));
-    inbound.pipe(outbound).pipe(inbound);
-    inbound.on('error', () => outbound.destroy());
-    outbound.on('error', () => inbound.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as AddressInfo).port,
-    bytes: () => Buffer.concat(seen),
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-}
 
 /** A server that answers each request with its body and method. */
 async function echoServer(encryption: 0 | 128 | 192 | 256 | 'off', key = identity) {
