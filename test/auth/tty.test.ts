@@ -17,7 +17,8 @@ const skip = SCRIPT ? false : 'script(1) is not installed';
 function onTerminal(s: AuthSandbox, args: string[], steps: ReadonlyArray<readonly [RegExp, string]>): Promise<{ code: number; out: string }> {
   const command = [process.execPath, ATEFS, '--auth', s.url, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   return new Promise((resolve) => {
-    const child = spawn(SCRIPT!, ['-qec', command, '/dev/null'], { env: s.env });
+    // CI=true as on CI machines, where ink would otherwise hold every frame back until it exits.
+    const child = spawn(SCRIPT!, ['-qec', command, '/dev/null'], { env: { ...s.env, CI: 'true' } });
     let out = '';
     let next = 0;
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);

@@ -1,6 +1,7 @@
 // Questions on the terminal with ink: one form for all the values a command misses (email,
 // password typed twice, authenticator code). Hidden answers echo nothing. A check can refuse an
 // answer and send the user back to an earlier question, three times at most.
+import './ink-on-terminal.js';
 import { useState } from 'react';
 import { Box, Text, render, useInput } from 'ink';
 import { CliError, EXIT_INTERRUPTED } from '../run.js';
