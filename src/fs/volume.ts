@@ -349,8 +349,9 @@ export class Volume {
 
   /**
    * The readers of the filesystem changed since it was created (a group role's keys were replaced
-   * when a member left): a session that can still read it wraps its data key for exactly the
-   * readers it was mounted with, so the remaining members read it again and the old keys do not.
+   * when a member left): a session that can still read it rekeys it for exactly the readers it was
+   * mounted with. The remaining members read everything again; what is written from now on is under
+   * a data key the old readers never had.
    */
   private async rekeyAnchor(readers: readonly ReaderKey[]): Promise<void> {
     const own = this.chain.view.objects.get(ANCHOR_KEY)?.auth?.read;
@@ -358,7 +359,7 @@ export class Volume {
     const current = new Set(own.readers.map((r) => r.keyId));
     if (readers.every((r) => current.has(readerKeyId(r)))) return;
     const dio = this.dio();
-    dio.rewrap(await dio.load<AnchorValue>(ANCHOR_KEY), readers);
+    dio.rekey(await dio.load<AnchorValue>(ANCHOR_KEY), readers);
     await dio.commit();
   }
 

@@ -157,7 +157,7 @@ test('concurrent changes from several processes stay consistent across a remount
   }
 });
 
-test('mounted with new readers, the filesystem is re-keyed for exactly them: old keys stop opening it', async () => {
+test('mounted with new readers, the filesystem is re-keyed for exactly them: old keys stop opening it, and what follows is under a new data key', async () => {
   const fx = await mountFixture({}, 'atefs-rekey');
   try {
     await shOk(`echo shared > ${fx.mnt}/f`);
@@ -169,6 +169,7 @@ test('mounted with new readers, the filesystem is re-keyed for exactly them: old
         const session = userSession({ readKeys, writeKeys: [fx.keys.writer] });
         const m = await mountFs({ mountPoint: fx.mnt, chain, session, rootReaders: rootReaders.map((key) => ({ kind: 'symmetric', key })), log: () => undefined });
         try {
+          await shOk(`echo written after > ${fx.mnt}/g`);
           return (await shOk(`cat ${fx.mnt}/f`)).trim();
         } finally {
           await m.unmount();
@@ -178,7 +179,22 @@ test('mounted with new readers, the filesystem is re-keyed for exactly them: old
       }
     };
     // Someone holding the old key and the new one (a group's delegate after a member left).
+    const dataKeys = async (): Promise<number> => {
+      const { builder, chain } = await openChain(fx.logPath, fx.keys);
+      try {
+        const hints = new Set<string>();
+        for (let i = 0; i < chain.count; i++) {
+          const hint = (await chain.readEvent(i)).meta.confidentiality;
+          if (hint) hints.add(Buffer.from(hint).toString('hex'));
+        }
+        return hints.size;
+      } finally {
+        await builder.close();
+      }
+    };
+    assert.equal(await dataKeys(), 1);
     assert.equal(await mountWith([fx.keys.vault, replaced], [replaced]), 'shared');
+    assert.equal(await dataKeys(), 2, 'what is written after the re-key is under a new data key, which the old key never opened');
     assert.equal(await mountWith([replaced]), 'shared', 'the new key opens it');
     await assert.rejects(mountWith([fx.keys.vault]), MissingReadKeyError, 'the old key no longer does');
   } finally {

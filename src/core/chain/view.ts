@@ -193,7 +193,8 @@ const EMPTY: ReadonlySet<PrimaryKey> = new Set();
 function ownAuth(auth: Authorization): Authorization {
   if (auth.read.kind !== 'specific') return auth;
   const readers = auth.read.readers.map((r) => ({ keyId: r.keyId, wrapped: Uint8Array.from(r.wrapped) }));
-  return { read: { kind: 'specific', readers }, write: auth.write };
+  const previous = auth.read.previous?.map((p) => ({ hint: Uint8Array.from(p.hint), sealed: Uint8Array.from(p.sealed) }));
+  return { read: { kind: 'specific', readers, ...(previous ? { previous } : {}) }, write: auth.write };
 }
 
 function sameParent(a: ParentRef, b: ParentRef | undefined): boolean {

@@ -2,7 +2,7 @@
 // tree and authority. Changing it does nothing until it is committed with its Dio.
 import type { PublicSignKey, SymmetricKey } from '../crypto/index.js';
 import type { CollectionId, PrimaryKey } from '../event/ids.js';
-import type { Authorization, KeyId, ParentRef, ReadOption, WriteOption } from '../event/metadata.js';
+import type { Authorization, KeyId, ParentRef, PreviousKey, ReadOption, WriteOption } from '../event/metadata.js';
 import { type ReaderKey, newDataKey, wrapFor } from '../trust/keyring.js';
 import { publicKeyId } from '../trust/signatures.js';
 
@@ -85,10 +85,13 @@ export class Dao<T> {
 
   /**
    * Sets the readers. A new reader set on an object that already has its own data key keeps
-   * the key and only wraps it again (no re-encryption); pass `currentKey` for that.
+   * the key and only wraps it again (no re-encryption); pass `currentKey` for that. A new key
+   * with `previous` (Dio.rekey) encrypts the object's data again under it.
    */
-  setReaders(readers: Readers, currentKey?: SymmetricKey): this {
-    this.auth = { read: readOption(readers, this, currentKey), write: this.auth.write };
+  setReaders(readers: Readers, currentKey?: SymmetricKey, previous?: readonly PreviousKey[]): this {
+    const kept = this.auth.read.kind === 'specific' ? this.auth.read.previous : undefined;
+    if (previous !== undefined) this.storedData = undefined;
+    this.auth = { read: readOption(readers, this, currentKey, previous ?? kept), write: this.auth.write };
     return this;
   }
 
@@ -98,7 +101,7 @@ export class Dao<T> {
   }
 }
 
-function readOption(readers: Readers, dao: Dao<unknown>, currentKey: SymmetricKey | undefined): ReadOption {
+function readOption(readers: Readers, dao: Dao<unknown>, currentKey: SymmetricKey | undefined, previous: readonly PreviousKey[] | undefined): ReadOption {
   if (readers === 'everyone') {
     dao.storedData = undefined;
     return { kind: 'everyone' };
@@ -110,7 +113,8 @@ function readOption(readers: Readers, dao: Dao<unknown>, currentKey: SymmetricKe
   const key = currentKey ?? newDataKey();
   if (!currentKey) dao.storedData = undefined;
   dao.dataKey = key;
-  return { kind: 'specific', readers: wrapFor(readers, key) };
+  const wrapped = wrapFor(readers, key);
+  return currentKey && previous ? { kind: 'specific', readers: wrapped, previous } : { kind: 'specific', readers: wrapped };
 }
 
 export function writeOption(writers: Writers): WriteOption {

@@ -12,7 +12,7 @@ import type { DecodedEvent } from '../event/encoding.js';
 import { type RecordedEvent, recordNew } from '../chain/record.js';
 import type { AteSession } from '../session/session.js';
 import { type AuthorityLookup, type AuthorityState, readAuthorityOf, writeAuthorityFor } from '../trust/authority.js';
-import { type KeyRing, dataKeyHint } from '../trust/keyring.js';
+import { type KeyRing, dataKeyHint, newDataKey, sealPrevious } from '../trust/keyring.js';
 import { Dao, type Readers, type Writers } from './dao.js';
 
 /** none: return once queued; local: applied to this node's view; full: durable (and confirmed by the server, for remote chains). */
@@ -155,6 +155,21 @@ export class Dio {
     const own = dao.auth.read;
     if (own.kind !== 'specific') throw new CommitError(`object ${dao.key} has no readers of its own to rewrap; give it readers with setReaders`);
     dao.setReaders(readers, dao.dataKey ?? this.ring.dataKey(own.readers, `object ${dao.key}`));
+    return dao.commit();
+  }
+
+  /**
+   * Gives an object new readers under a new data key, for when a reader must lose access to what
+   * is written from now on (a removed member may have kept the old key). The earlier keys are
+   * sealed under the new one: the new readers read everything written before, and the old key
+   * opens nothing written after (docs/FORMAT.md "Replacing the data key").
+   */
+  rekey<T>(dao: Dao<T>, readers: Exclude<Readers, 'everyone' | 'inherit'>): Dao<T> {
+    const own = dao.auth.read;
+    if (own.kind !== 'specific') throw new CommitError(`object ${dao.key} has no readers of its own to rekey; give it readers with setReaders`);
+    const current = dao.dataKey ?? this.ring.dataKey(own.readers, `object ${dao.key}`);
+    const fresh = newDataKey();
+    dao.setReaders(readers, fresh, sealPrevious(fresh, [current, ...this.ring.earlierKeys(own, current)]));
     return dao.commit();
   }
 
@@ -363,10 +378,7 @@ export function openValue<T>(
   const read = readAuthorityOf(key, state, lookup);
   let plain = data;
   if (read.kind === 'domain') {
-    const dataKey = ring.dataKey(read.readers, `object ${read.owner}`);
-    if (hint && !Buffer.from(hint).equals(Buffer.from(dataKeyHint(dataKey)))) {
-      throw new MissingReadKeyError(`object ${key} was written under another data key than its readers now hold; it cannot be read with this session`);
-    }
+    const dataKey = ring.dataKeyFor(read, hint, `object ${key}`);
     try {
       plain = open(dataKey, data, primaryKeyBytes(key));
     } catch (err) {

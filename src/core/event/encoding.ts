@@ -7,7 +7,7 @@ import { type CollectionId, type EventId, type PrimaryKey, eventIdFromHash } fro
 import { MsgReader, MsgWriter } from './msgpack.js';
 import { signatureItem } from './signature-item.js';
 import { cut } from './slab.js';
-import type { Authorization, KeyId, Metadata, ParentRef, ReadOption, SignatureItem, WriteOption } from './metadata.js';
+import type { Authorization, KeyId, Metadata, ParentRef, PreviousKey, ReadOption, SignatureItem, WriteOption } from './metadata.js';
 
 export const EVENT_FORMAT_VERSION = 1;
 const FLAG_HAS_DATA = 1;
@@ -80,10 +80,20 @@ function writeItems(w: MsgWriter, meta: Metadata): void {
   if (meta.key !== undefined) (item(w, Tag.Data), w.binHex(meta.key));
   if (meta.tombstone !== undefined) (item(w, Tag.Tombstone), w.binHex(meta.tombstone));
   if (meta.auth !== undefined) {
+    const read = meta.auth.read;
+    const previous = read.kind === 'specific' && read.previous !== undefined && read.previous.length > 0 ? read.previous : undefined;
     item(w, Tag.Auth);
-    w.arrayHeader(2);
-    writeRead(w, meta.auth.read);
+    w.arrayHeader(previous ? 3 : 2);
+    writeRead(w, read);
     writeWrite(w, meta.auth.write);
+    if (previous) {
+      w.arrayHeader(previous.length);
+      for (const p of previous) {
+        w.arrayHeader(2);
+        w.bin(p.hint);
+        w.bin(p.sealed);
+      }
+    }
   }
   if (meta.parent !== undefined) {
     item(w, Tag.Parent);
@@ -165,6 +175,15 @@ function readRead(r: MsgReader): ReadOption {
   return { kind: 'specific', readers };
 }
 
+function readPrevious(r: MsgReader): PreviousKey[] {
+  const previous = [];
+  for (let i = r.arrayHeader('previous data keys'); i > 0; i--) {
+    if (r.arrayHeader('previous data key') !== 2) fail('a previous data key is not [hint, sealed key]');
+    previous.push({ hint: r.bin('previous key hint'), sealed: r.bin('sealed previous key') });
+  }
+  return previous;
+}
+
 function readWrite(r: MsgReader): WriteOption {
   if (r.peek() < 0x80) {
     const v = r.uint('write option');
@@ -200,9 +219,13 @@ function readItems(r: MsgReader): Metadata {
         m.tombstone = r.binHex('tombstone key', 8) as PrimaryKey;
         break;
       case Tag.Auth: {
-        if (r.arrayHeader('authorization') !== 2) fail('authorization is not [read, write]');
+        const items = r.arrayHeader('authorization');
+        if (items !== 2 && items !== 3) fail('authorization is not [read, write] or [read, write, previous]');
         const read = readRead(r);
-        m.auth = { read, write: readWrite(r) } satisfies Authorization;
+        const write = readWrite(r);
+        if (items === 2) m.auth = { read, write } satisfies Authorization;
+        else if (read.kind !== 'specific') fail('previous data keys come only with readers');
+        else m.auth = { read: { ...read, previous: readPrevious(r) }, write } satisfies Authorization;
         break;
       }
       case Tag.Parent: {

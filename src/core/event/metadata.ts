@@ -11,10 +11,17 @@ export interface WrappedKey {
   readonly wrapped: Uint8Array;
 }
 
+/** An earlier data key of an object, sealed under its current one (docs/FORMAT.md "Replacing the data key"). */
+export interface PreviousKey {
+  /** The confidentiality hint of the data it opens. */
+  readonly hint: Uint8Array;
+  readonly sealed: Uint8Array;
+}
+
 export type ReadOption =
   | { readonly kind: 'inherit' }
   | { readonly kind: 'everyone' }
-  | { readonly kind: 'specific'; readonly readers: readonly WrappedKey[] };
+  | { readonly kind: 'specific'; readonly readers: readonly WrappedKey[]; readonly previous?: readonly PreviousKey[] };
 
 export type WriteOption =
   | { readonly kind: 'inherit' }

@@ -1,6 +1,7 @@
 // Group commit: one write (and at most one fdatasync) at a time. A caller waits until the writes
 // cover everything placed before it called; whoever finds no write running starts one, and that
-// write takes everything placed by then, so callers that arrive during a write share the next.
+// write takes everything placed by the time it starts, so callers that arrive during a write share
+// the next.
 
 export interface CommitTarget {
   /** Grows with everything placed for writing (records, new segments). */
@@ -47,9 +48,13 @@ export class GroupCommit {
   }
 
   private start(): Promise<void> {
-    const durable = this.durableWanted;
-    this.durableWanted = false;
-    const run = this.target.write(durable).then((took) => {
+    // The write starts one turn of the event loop later: the committers that the last write woke
+    // commit again within this turn, and so all share the next fdatasync instead of the first of
+    // them taking one alone and the rest waiting for the one after.
+    const run = new Promise((resolve) => setImmediate(resolve)).then(async () => {
+      const durable = this.durableWanted;
+      this.durableWanted = false;
+      const took = await this.target.write(durable);
       this.written = Math.max(this.written, took);
       if (durable) this.synced = Math.max(this.synced, took);
     });

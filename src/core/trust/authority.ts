@@ -1,7 +1,7 @@
 // Tree authority: who may write and who may read an object. Permissions inherit through
 // parents up to the chain's root; a write is judged by the state that exists before it.
 import type { PrimaryKey } from '../event/ids.js';
-import type { Authorization, KeyId, Metadata, ParentRef, ReadOption, WriteOption, WrappedKey } from '../event/metadata.js';
+import type { Authorization, KeyId, Metadata, ParentRef, PreviousKey, ReadOption, WriteOption, WrappedKey } from '../event/metadata.js';
 import { TrustError } from '../errors.js';
 
 export interface AuthorityState {
@@ -15,7 +15,13 @@ export type AuthorityLookup = (key: PrimaryKey) => AuthorityState | undefined;
 export type EffectiveWrite = { readonly kind: 'everyone' } | { readonly kind: 'nobody' } | { readonly kind: 'specific'; readonly keys: readonly KeyId[] };
 
 /** The read domain of an object: the object whose readers hold its data key, or none (plaintext). */
-export type EffectiveRead = { readonly kind: 'everyone' } | { readonly kind: 'domain'; readonly owner: PrimaryKey; readonly readers: readonly WrappedKey[] };
+export type EffectiveRead = { readonly kind: 'everyone' } | ({ readonly kind: 'domain'; readonly owner: PrimaryKey } & ReadDomain);
+
+/** The readers of a read domain's data key, and its earlier data keys sealed under it. */
+export interface ReadDomain {
+  readonly readers: readonly WrappedKey[];
+  readonly previous?: readonly PreviousKey[] | undefined;
+}
 
 const MAX_DEPTH = 4096;
 
@@ -57,7 +63,7 @@ export function readAuthorityOf(key: PrimaryKey, state: AuthorityState, lookup: 
     if (depth > MAX_DEPTH) throw new TrustError('authority chain too deep or cyclic');
     const r: ReadOption | undefined = current.auth?.read;
     if (r !== undefined && r.kind === 'everyone') return { kind: 'everyone' };
-    if (r !== undefined && r.kind === 'specific') return { kind: 'domain', owner, readers: r.readers };
+    if (r !== undefined && r.kind === 'specific') return { kind: 'domain', owner, readers: r.readers, previous: r.previous };
     if (current.parent === undefined) return { kind: 'everyone' };
     owner = current.parent.key;
     current = lookup(owner);

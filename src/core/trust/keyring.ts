@@ -5,6 +5,7 @@ import {
   type PrivateSignKey,
   type PublicReadKey,
   type SymmetricKey,
+  equalBytes,
   generateSymmetricKey,
   open,
   openSealed,
@@ -18,14 +19,16 @@ import {
   symmetricKeyHash,
   toHex,
 } from '../crypto/index.js';
-import type { KeyId, WrappedKey } from '../event/metadata.js';
+import type { KeyId, PreviousKey, WrappedKey } from '../event/metadata.js';
 import { DecryptError, MissingReadKeyError } from '../errors.js';
+import type { ReadDomain } from './authority.js';
 import { type AteSession, privateReadKeys, readKeys, writeKeys } from '../session/session.js';
 
 /** A reader an object's data key can be wrapped for. */
 export type ReaderKey = { readonly kind: 'symmetric'; readonly key: SymmetricKey } | { readonly kind: 'public'; readonly key: PublicReadKey };
 
 const WRAP_AAD = Buffer.from('ate/wrapped-data-key');
+const PREVIOUS_AAD = Buffer.from('ate/previous-data-key');
 
 const ids = new WeakMap<object, KeyId>();
 function cached(k: object, make: () => KeyId): KeyId {
@@ -64,11 +67,17 @@ export function dataKeyHint(k: SymmetricKey): Uint8Array {
   return hint;
 }
 
+/** Earlier data keys of a read domain, each sealed under its new key (docs/FORMAT.md "Replacing the data key"). */
+export function sealPrevious(current: SymmetricKey, earlier: readonly SymmetricKey[]): PreviousKey[] {
+  return earlier.map((k) => ({ hint: dataKeyHint(k), sealed: seal(current, k, PREVIOUS_AAD) }));
+}
+
 export class KeyRing {
   private readonly symmetric = new Map<KeyId, SymmetricKey>();
   private readonly kem = new Map<KeyId, PrivateReadKey>();
   private readonly signers = new Map<KeyId, PrivateSignKey>();
   private readonly unwrapped = new WeakMap<readonly WrappedKey[], SymmetricKey>();
+  private readonly opened = new WeakMap<PreviousKey, SymmetricKey>();
 
   constructor(readonly session: AteSession) {
     for (const k of readKeys(session)) this.symmetric.set(symmetricKeyId(k), k);
@@ -116,5 +125,29 @@ export class KeyRing {
     }
     throw new MissingReadKeyError(`${what} is encrypted for keys this session does not hold; log in with a user or group that may read it`);
   }
-}
 
+  /**
+   * The key that data with confidentiality `hint` was sealed under: the domain's current data key,
+   * or one of its earlier ones (after a rekey), opened with the current one.
+   */
+  dataKeyFor(domain: ReadDomain, hint: Uint8Array | undefined, what: string): SymmetricKey {
+    const current = this.dataKey(domain.readers, what);
+    if (hint === undefined || equalBytes(hint, dataKeyHint(current))) return current;
+    const earlier = domain.previous?.find((p) => equalBytes(p.hint, hint));
+    if (earlier === undefined) {
+      throw new MissingReadKeyError(`${what} was written under another data key than its readers now hold; it cannot be read with this session`);
+    }
+    return this.openPrevious(current, earlier);
+  }
+
+  /** Every earlier data key of a domain whose current key is `current` (for the next rekey). */
+  earlierKeys(domain: ReadDomain, current: SymmetricKey): SymmetricKey[] {
+    return (domain.previous ?? []).map((p) => this.openPrevious(current, p));
+  }
+
+  private openPrevious(current: SymmetricKey, p: PreviousKey): SymmetricKey {
+    let key = this.opened.get(p);
+    if (key === undefined) this.opened.set(p, (key = symmetricKey(open(current, p.sealed, PREVIOUS_AAD))));
+    return key;
+  }
+}

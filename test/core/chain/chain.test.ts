@@ -3,13 +3,18 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
+  type Chain,
   ChainBuilder,
+  type CollectionId,
   Conversation,
+  DecryptError,
   Dio,
+  KeyRing,
   MissingReadKeyError,
   MissingWriteKeyError,
   NewRootsDisabledError,
   NotFoundError,
+  type PrimaryKey,
   ReadOnlyError,
   ReplayError,
   TimeError,
@@ -28,6 +33,9 @@ import {
   publicSignKey,
   pushTo,
   signKeyId,
+  type SymmetricKey,
+  open,
+  primaryKeyBytes,
   userSession,
 } from '../../../src/core/index.js';
 import { history, owner, ownerSession, stranger, tempDir } from './fixtures.js';
@@ -113,6 +121,54 @@ test('rewrapping a data key for new readers does not re-encrypt the data', async
   assert.deepEqual(Buffer.from(afterBytes), Buffer.from(before));
   assert.equal((await new Dio(chain, userSession({ readKeys: [second] })).load<{ text: string }>(dao.key)).value.text, 'shared later');
   await builder.close();
+});
+
+test('rekeying: new readers read everything, a replaced key opens nothing written after; kept across reopen, a second rekey and a rewrap', async () => {
+  const logPath = await tempDir();
+  const [removed, stays, next, later, added] = [1, 2, 3, 4, 5].map(() => generateSymmetricKey()) as [SymmetricKey, SymmetricKey, SymmetricKey, SymmetricKey, SymmetricKey];
+  const session = (...keys: SymmetricKey[]) => userSession({ readKeys: keys });
+  const text = async (chain: Chain, keys: SymmetricKey[], key: PrimaryKey) => (await new Dio(chain, session(...keys)).load<{ text: string }>(key)).value.text;
+  const builder = new ChainBuilder({ logPath });
+  const chain = await builder.open('rekey');
+  const dio = new Dio(chain, session(stays));
+  const folder = dio.store({ text: 'folder' }, { readers: [{ kind: 'symmetric', key: removed }, { kind: 'symmetric', key: stays }] });
+  const before = dio.store({ text: 'before' }, { parent: { key: folder.key, collection: 1 as CollectionId } });
+  await dio.commit();
+  const firstReaders = chain.view.objects.get(folder.key)!.auth!.read;
+  assert.equal(firstReaders.kind, 'specific');
+  // What the removed member kept: the folder's first data key itself.
+  const keptKey = new KeyRing(session(removed)).dataKey(firstReaders.kind === 'specific' ? firstReaders.readers : [], 'folder');
+
+  /** A current reader (`by`) rekeys the folder for `readers`, then writes a child under it. */
+  const writeAfter = async (by: SymmetricKey, readers: SymmetricKey[], value: string): Promise<PrimaryKey> => {
+    const d = new Dio(chain, session(by, ...readers));
+    d.rekey(await d.load(folder.key), readers.map((key) => ({ kind: 'symmetric' as const, key })));
+    const after = d.store({ text: value }, { parent: { key: folder.key, collection: 1 as CollectionId } });
+    await d.commit();
+    return after.key;
+  };
+  const afterFirst = await writeAfter(stays, [stays, next], 'after the first rekey');
+  await assert.rejects(text(chain, [removed], afterFirst), MissingReadKeyError);
+  const data = async (key: PrimaryKey) => (await chain.readEvent(chain.view.objects.get(key)!.latest)).data!;
+  assert.ok(open(keptKey, await data(before.key), primaryKeyBytes(before.key)), 'the kept data key opens what was written before');
+  const sealed = await data(afterFirst);
+  assert.throws(() => open(keptKey, sealed, primaryKeyBytes(afterFirst)), DecryptError, 'the kept data key does not open what is written after the rekey');
+  assert.equal(await text(chain, [next], folder.key), 'folder', 'the rekeyed object itself is encrypted again');
+
+  const afterSecond = await writeAfter(next, [later], 'after the second rekey');
+  await assert.rejects(text(chain, [next], afterSecond), MissingReadKeyError);
+  await builder.close();
+
+  const reopenedBuilder = new ChainBuilder({ logPath });
+  const reopened = await reopenedBuilder.open('rekey');
+  for (const [key, value] of [[before.key, 'before'], [afterFirst, 'after the first rekey'], [afterSecond, 'after the second rekey']] as const) {
+    assert.equal(await text(reopened, [later], key), value);
+  }
+  const d = new Dio(reopened, session(later));
+  d.rewrap(await d.load(folder.key), [{ kind: 'symmetric', key: later }, { kind: 'symmetric', key: added }]);
+  await d.commit();
+  assert.equal(await text(reopened, [added], before.key), 'before', 'a rewrap keeps the earlier keys');
+  await reopenedBuilder.close();
 });
 
 test('writes need a write key the tree authority accepts', async () => {

@@ -31,6 +31,12 @@ const metadata: fc.Arbitrary<Metadata> = fc.record(
         fc.constant({ kind: 'inherit' as const }),
         fc.constant({ kind: 'everyone' as const }),
         fc.array(fc.record({ keyId, wrapped: bytes }), { maxLength: 3 }).map((readers) => ({ kind: 'specific' as const, readers })),
+        fc
+          .tuple(
+            fc.array(fc.record({ keyId, wrapped: bytes }), { minLength: 1, maxLength: 3 }),
+            fc.array(fc.record({ hint: fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => Buffer.from(b)), sealed: bytes }), { minLength: 1, maxLength: 3 }),
+          )
+          .map(([readers, previous]) => ({ kind: 'specific' as const, readers, previous })),
       ),
       write: fc.oneof(
         fc.constant({ kind: 'inherit' as const }),
