@@ -272,7 +272,7 @@ class AtedbSession implements SessionHandler {
         const chain = await hosted;
         const refusal = chain ? await chain.commit(this.member, msg.evts) : 'the chain of this connection was refused';
         if (refusal !== undefined) this.conn.send({ t: 'commitError', commit: msg.commit, message: refusal });
-        else if (msg.commit > 0) this.conn.send({ t: 'confirmed', commit: msg.commit });
+        else if (msg.commit > 0) chain?.confirm(this.member, msg.commit);
       })(),
     );
   }

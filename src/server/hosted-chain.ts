@@ -1,10 +1,10 @@
 // One chain as atedb hosts it: the chain itself (validating, never signing: the server holds no
 // keys), its epoch, its subscribers, its commits and its locks. See docs/FORMAT.md "Wire protocol".
-import type { Chain } from '../core/chain/chain.js';
+import type { Chain, IngestOptions } from '../core/chain/chain.js';
 import { Conversation } from '../core/chain/chain.js';
 import type { EventId, PrimaryKey } from '../core/event/ids.js';
 import { AteError } from '../core/errors.js';
-import { type ClientMessage, type Events, type ServerMessage, type WireConnection, encode } from '../core/mesh/wire/index.js';
+import { type ClientMessage, type Confirmed, type Events, type ServerMessage, type WireConnection, encode } from '../core/mesh/wire/index.js';
 import { renewEpoch } from './epoch.js';
 import type { ServerConnection } from './wire-server.js';
 
@@ -26,6 +26,13 @@ export interface Member {
   readonly conn: ServerConnection;
   /** Centralized integrity: the keys this connection has proven. */
   readonly conversation: Conversation;
+}
+
+/** An applied event not yet durable, and the member that uploaded it (if still known). */
+interface PendingEvent {
+  readonly ordinal: number;
+  readonly bytes: Uint8Array;
+  readonly from: Member | undefined;
 }
 
 class Subscriber {
@@ -52,11 +59,15 @@ export interface HostedChainOptions {
 export class HostedChain {
   readonly chain: Chain;
   private epochValue: string;
-  /** Events at positions below this are durable and were sent to the live subscribers. */
+  /** Events at positions below this are durable and were sent to the subscribers (but their uploaders). */
   private published: number;
   /** Applied events not yet durable: published after the flush that covers them. */
-  private pending: { ordinal: number; bytes: Uint8Array }[] = [];
-  private readonly subscribers = new Set<Subscriber>();
+  private pending: PendingEvent[] = [];
+  /** The event being ingested and its uploader: what it applies is not sent back to that member. */
+  private uploading: { readonly member: Member; readonly bytes: Uint8Array } | undefined;
+  /** Events waiting for their proof -> the member that uploaded them (their proof may come from another). */
+  private readonly parkedBy = new Map<EventId, Member>();
+  private readonly subscribers = new Map<Member, Subscriber>();
   private readonly locks = new Map<PrimaryKey, Member>();
   /** Commits whose events wait for their proof: event id -> the commits waiting for it. */
   private readonly waiting = new Map<EventId, Set<() => void>>();
@@ -68,7 +79,7 @@ export class HostedChain {
     this.published = this.chain.count;
     this.stops.push(
       this.chain.onEvent((event, ordinal) => {
-        this.pending.push({ ordinal, bytes: event.bytes });
+        this.pending.push({ ordinal, bytes: event.bytes, from: this.uploaderOf(event) });
         const waiters = this.waiting.get(event.id);
         if (waiters) {
           this.waiting.delete(event.id);
@@ -98,7 +109,7 @@ export class HostedChain {
    */
   async subscribe(member: Member, from: number, epoch: string | undefined): Promise<void> {
     const sub = new Subscriber(member);
-    this.subscribers.add(sub);
+    this.subscribers.set(member, sub);
     const generation = this.chain.generation;
     const end = this.published;
     // A position past the end cannot be of this log, whatever its epoch says: start over.
@@ -121,31 +132,34 @@ export class HostedChain {
       bytes = 0;
       await sub.wire.drained();
     };
-    const take = async (e: Uint8Array): Promise<void> => {
-      if (batch.length > 0 && (batch.length >= BATCH_EVENTS || bytes + e.length > BATCH_BYTES)) await flush();
-      batch.push(e);
-      bytes += e.length;
+    /** Adds events to batches, sending each full one: an await per batch, not per event. */
+    const take = async (events: readonly Uint8Array[]): Promise<void> => {
+      for (const e of events) {
+        if (batch.length > 0 && (batch.length >= BATCH_EVENTS || bytes + e.length > BATCH_BYTES)) await flush();
+        batch.push(e);
+        bytes += e.length;
+      }
     };
     let at = start;
     // A long history is read sequentially; what is left (if the log's order parts from the
     // ordinals) one event at a time.
     if (end - start > SEQUENTIAL_FROM) {
       for await (const events of this.chain.historyBatches(start, end)) {
-        if (!this.subscribers.has(sub) || sub.wire.isClosed) return;
+        if (this.subscribers.get(member) !== sub || sub.wire.isClosed) return;
         if (this.chain.generation !== generation) return;
-        for (const e of events) await take(e);
+        await take(events);
         at += events.length;
       }
     }
     for (; at < end; at += READ_AHEAD) {
-      if (!this.subscribers.has(sub) || sub.wire.isClosed) return;
+      if (this.subscribers.get(member) !== sub || sub.wire.isClosed) return;
       if (this.chain.generation !== generation) return; // renumbered: renumbered() disconnected it
       const reads: Promise<Uint8Array>[] = [];
       for (let i = at; i < Math.min(end, at + READ_AHEAD); i++) reads.push(this.chain.eventBytes(i));
-      for (const e of await Promise.all(reads)) await take(e);
+      await take(await Promise.all(reads));
     }
     if (batch.length > 0) await flush();
-    if (!this.subscribers.has(sub)) return;
+    if (this.subscribers.get(member) !== sub) return;
     member.conn.send({ t: 'end', seq: end });
     sub.live = true;
     for (const payload of sub.queue.splice(0)) sub.wire.sendPayload(payload);
@@ -154,7 +168,7 @@ export class HostedChain {
   }
 
   unsubscribe(member: Member): void {
-    for (const sub of this.subscribers) if (sub.member === member) this.subscribers.delete(sub);
+    this.subscribers.delete(member);
     for (const [key, owner] of this.locks) if (owner === member) this.locks.delete(key);
   }
 
@@ -166,28 +180,48 @@ export class HostedChain {
   async commit(member: Member, evts: readonly Uint8Array[]): Promise<string | undefined> {
     let refusal: string | undefined;
     const parked: EventId[] = [];
+    const opts: IngestOptions = { origin: 'remote', conversation: member.conversation, skipKnown: true };
     try {
+      // One event per call: the commit stops at the first refusal (ingest goes on past one).
       for (const bytes of evts) {
-        const result = this.chain.ingest([bytes], { origin: 'remote', conversation: member.conversation, skipKnown: true });
+        this.uploading = { member, bytes };
+        const result = this.chain.ingest([bytes], opts);
         if (result.errors.length > 0) {
           refusal = result.errors[0]!.message;
           break;
         }
-        parked.push(...result.parkedIds);
+        for (const id of result.parkedIds) {
+          parked.push(id);
+          this.parkedBy.set(id, member);
+        }
       }
     } catch (err) {
       if (!(err instanceof AteError)) throw err;
       refusal = err.message;
+    } finally {
+      this.uploading = undefined;
     }
     await this.makeDurable();
     if (refusal !== undefined) return refusal;
     const unapplied = parked.filter((id) => !this.chain.holds(Buffer.from(id, 'hex')));
     if (unapplied.length === 0) return undefined;
     if (!(await this.applied(unapplied))) {
+      for (const id of unapplied) this.parkedBy.delete(id);
       return `${unapplied.length} event(s) of the commit never got a valid signature (no proof within ${PARKED_TIMEOUT_MS / 1000} s)`;
     }
     await this.makeDurable();
     return undefined;
+  }
+
+  /**
+   * Tells a member its commit is confirmed, with the position its stream has no gap below (its own
+   * events were not sent to it), in order with its stream: after `end` while its history streams.
+   */
+  confirm(member: Member, commit: number): void {
+    const payload = encode({ t: 'confirmed', commit, seq: this.published } satisfies Confirmed);
+    const sub = this.subscribers.get(member);
+    if (sub) this.deliver(sub, payload);
+    else member.conn.wire.sendPayload(payload);
   }
 
   /** Takes the lock on an object for a member; false if another member holds it. */
@@ -204,9 +238,20 @@ export class HostedChain {
 
   async close(): Promise<void> {
     for (const stop of this.stops) stop();
-    for (const sub of this.subscribers) sub.wire.close('the server is shutting down');
+    for (const sub of this.subscribers.values()) sub.wire.close('the server is shutting down');
     this.subscribers.clear();
     await this.chain.close();
+  }
+
+  /** The member that uploaded an event being applied: the event being ingested, or one its proof released. */
+  private uploaderOf(event: { readonly id: EventId; readonly bytes: Uint8Array }): Member | undefined {
+    const up = this.uploading;
+    // A plain comparison: equalBytes is constant-time, and ten times slower here.
+    if (up !== undefined && up.bytes.length === event.bytes.length && Buffer.compare(up.bytes, event.bytes) === 0) return up.member;
+    if (this.parkedBy.size === 0) return undefined;
+    const member = this.parkedBy.get(event.id);
+    this.parkedBy.delete(event.id);
+    return member;
   }
 
   /** Flushes to stable storage, then sends every event the flush covered to the subscribers. */
@@ -216,37 +261,49 @@ export class HostedChain {
     this.publish(upto);
   }
 
+  /**
+   * Sends the durable events to the subscribers in batches of one uploader's events each, encoded
+   * once, skipping each batch's uploader (its confirmed covers them).
+   */
   private publish(upto: number): void {
     let n = 0;
     while (n < this.pending.length && this.pending[n]!.ordinal < upto) n++;
     if (n === 0) return;
     const ready = this.pending.splice(0, n);
     for (let i = 0; i < ready.length; ) {
-      const seq = ready[i]!.ordinal;
+      const { ordinal: seq, from } = ready[i]!;
       const evts: Uint8Array[] = [];
       let bytes = 0;
-      while (i < ready.length && evts.length < BATCH_EVENTS && (evts.length === 0 || bytes + ready[i]!.bytes.length <= BATCH_BYTES)) {
-        evts.push(ready[i]!.bytes);
-        bytes += ready[i]!.bytes.length;
-        i++;
+      for (; i < ready.length && ready[i]!.from === from && evts.length < BATCH_EVENTS; i++) {
+        const e = ready[i]!.bytes;
+        if (evts.length > 0 && bytes + e.length > BATCH_BYTES) break;
+        evts.push(e);
+        bytes += e.length;
       }
-      const payload = encode({ t: 'events', seq, evts } satisfies Events);
-      for (const sub of this.subscribers) {
-        if (sub.live) sub.wire.sendPayload(payload);
-        else {
-          sub.queue.push(payload);
-          sub.queuedBytes += payload.length;
-        }
-        this.checkBacklog(sub);
+      let payload: Uint8Array | undefined;
+      for (const sub of this.subscribers.values()) {
+        if (sub.member === from) continue;
+        payload ??= encode({ t: 'events', seq, evts } satisfies Events);
+        this.deliver(sub, payload);
       }
     }
     this.published = Math.max(this.published, ready[ready.length - 1]!.ordinal + 1);
   }
 
+  /** A live subscriber gets the payload now; one whose history still streams, after its end. */
+  private deliver(sub: Subscriber, payload: Uint8Array): void {
+    if (sub.live) sub.wire.sendPayload(payload);
+    else {
+      sub.queue.push(payload);
+      sub.queuedBytes += payload.length;
+    }
+    this.checkBacklog(sub);
+  }
+
   /** A subscriber that does not keep up is cut off before it grows the server's memory without bound. */
   private checkBacklog(sub: Subscriber): void {
     if (sub.wire.buffered + sub.queuedBytes <= MAX_UNSENT_BYTES) return;
-    this.subscribers.delete(sub);
+    this.subscribers.delete(sub.member);
     this.opts.log(`disconnected slow subscriber ${sub.wire.remote} of ${this.chain.key} (over ${MAX_UNSENT_BYTES >> 20} MiB unsent)`);
     sub.wire.close(`you fell more than ${MAX_UNSENT_BYTES >> 20} MiB behind the live updates of ${this.chain.key}; reconnect to resume`);
   }
@@ -282,7 +339,7 @@ export class HostedChain {
     this.pending = [];
     this.published = this.chain.count;
     this.epochValue = await renewEpoch(this.opts.epochPath);
-    for (const sub of this.subscribers) sub.wire.close(`${this.chain.key} was compacted and its positions changed; reconnect to resume`);
+    for (const sub of this.subscribers.values()) sub.wire.close(`${this.chain.key} was compacted and its positions changed; reconnect to resume`);
     this.subscribers.clear();
   }
 }

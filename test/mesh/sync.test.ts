@@ -1,7 +1,7 @@
 // Clients and real atedb processes on 127.0.0.1: replicas syncing, offline writes, restarts,
 // a mesh of three servers, concurrent writers, locks and pinned server identities.
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -102,8 +102,12 @@ test('two clients sync: history on open, live updates both ways, resume after a 
   await b2.remote.whenSynced();
   assert.deepEqual(await valueOf(b2, meanwhile!), { meanwhile: true });
   assert.deepEqual(await valueOf(b2, keys[0]!), { n: 10 });
+  const count = a.remote.chain.count;
   await a.remote.close();
   await b2.remote.close();
+  // The server sent a none of its own events back; its confirmations moved its resume position past them.
+  const state = JSON.parse(await readFile(join(a.dir, 'example.com', 'joe', 'notes.sync'), 'utf8')) as { next: number };
+  assert.equal(state.next, count, 'a resumes after the last event, its own included');
 });
 
 test('a long history streams to a new replica in full (the sequential read of the log)', async () => {

@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import {
   Dio,
@@ -42,7 +43,7 @@ async function update(chain: Awaited<ReturnType<typeof localChain>>, session: ty
   return eventsOf(chain, before);
 }
 
-test('a chain built locally streams back from the server; live updates reach every subscriber, sender included', async () => {
+test('a chain built locally streams back from the server; live updates reach every other subscriber, and the writer a confirmed past its own', async () => {
   const db = await startAtedb();
   const name = '/example.com/joe/notes';
   const { chain, keys } = await ownedObjects(name, 5);
@@ -64,18 +65,62 @@ test('a chain built locally streams back from the server; live updates reach eve
   const more = await update(chain, ownerSession, keys[0]!, { i: 'changed' });
   assert.ok(more.length >= 2, 'the change and its proof');
   assert.equal(await writer.commit(more), 'confirmed');
-  for (const c of [reader, writer]) {
-    const live = await c.waitFor((_m) => (c.liveEvents().length >= more.length + (c === writer ? events.length : 0) ? c.liveEvents() : undefined));
-    const tail = live.slice(-more.length);
-    assert.deepEqual(ids(tail.map((e) => e.bytes)), ids(more));
-    assert.deepEqual(tail.map((e) => e.seq), more.map((_, i) => events.length + i), 'at their server positions');
-  }
+  const live = await reader.waitFor(() => (reader.liveEvents().length >= more.length ? reader.liveEvents() : undefined));
+  assert.deepEqual(ids(live.map((e) => e.bytes)), ids(more));
+  assert.deepEqual(live.map((e) => e.seq), more.map((_, i) => events.length + i), 'at their server positions');
+  // Events are sent before the confirmed of their commit: an echo would be here by now.
+  assert.deepEqual(writer.liveEvents(), [], 'the writer is not sent its own events');
+  const seqs = writer.received.flatMap((m) => (m.t === 'confirmed' ? [m.seq] : []));
+  assert.deepEqual(seqs, [events.length, events.length + more.length], 'each confirmed carries the stream past the commit');
+
+  // The reader's commit reaches the writer, and the reader's confirmed covers it.
+  const third = await update(chain, ownerSession, keys[1]!, { i: 'from the reader' });
+  assert.equal(await reader.commit(third), 'confirmed');
+  const atWriter = await writer.waitFor(() => (writer.liveEvents().length >= third.length ? writer.liveEvents() : undefined));
+  assert.deepEqual(ids(atWriter.map((e) => e.bytes)), ids(third));
+  assert.equal(atWriter[0]!.seq, events.length + more.length);
+  assert.equal(reader.liveEvents().length, more.length, 'nor is the reader sent its own');
 
   // Resuming from a position with the epoch streams only what follows; another epoch starts over.
   const resumed = await (await TestClient.connect(db.port)).subscribe(name, events.length, history.start.epoch);
-  assert.deepEqual(ids(resumed.events), ids(more));
+  assert.deepEqual(ids(resumed.events), ids([...more, ...third]));
   const stale = await (await TestClient.connect(db.port)).subscribe(name, events.length, 'ffffffffffffffff');
-  assert.equal(stale.events.length, events.length + more.length);
+  assert.equal(stale.events.length, events.length + more.length + third.length);
+});
+
+test('a commit sent while the history streams is confirmed after its end, past the history and its own events', async () => {
+  const db = await startAtedb();
+  const name = '/example.com/joe/long';
+  const chain = await localChain(name);
+  const anyone = userSession({});
+  // 20 MB: more than the socket buffers hold, so the history stalls while the reader does not read.
+  for (let i = 0; i < 10; i++) {
+    const dio = new Dio(chain, anyone);
+    for (let j = 0; j < 1000; j++) dio.store({ i, j, pad: 'x'.repeat(2000) });
+    await dio.commit();
+  }
+  const history = await eventsOf(chain);
+  const writer = await TestClient.connect(db.port);
+  await writer.subscribe(name);
+  for (let i = 0; i < history.length; i += 2000) assert.equal(await writer.commit(history.slice(i, i + 2000)), 'confirmed');
+
+  const late = new Dio(chain, anyone);
+  late.store({ late: true });
+  await late.commit();
+  const mine = await eventsOf(chain, history.length);
+  const reader = await TestClient.connect(db.port);
+  reader.send({ t: 'subscribe', chain: name, from: 0 });
+  reader.send({ t: 'events', commit: 1, evts: mine });
+  reader.wire.pauseReading();
+  await sleep(500);
+  reader.wire.resumeReading();
+  const msgs = await reader.waitFor((m) => (m.some((x) => x.t === 'confirmed') ? m : undefined), 30_000, 'the confirmed');
+  const end = msgs.findIndex((x) => x.t === 'end');
+  const confirmed = msgs.find((x) => x.t === 'confirmed');
+  assert.ok(end !== -1 && end < msgs.indexOf(confirmed!), 'the confirmed waits for the end of the history');
+  assert.equal(confirmed?.t === 'confirmed' && confirmed.seq, history.length + mine.length);
+  const streamed = msgs.flatMap((x) => (x.t === 'events' ? x.evts : []));
+  assert.deepEqual(ids(streamed), ids(history), "the history, and not the reader's own events");
 });
 
 test('commitError for forged signatures, missing write authority and malformed events; the connection keeps working; replays are idempotent', async () => {

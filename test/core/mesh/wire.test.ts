@@ -109,6 +109,7 @@ describe('messages', () => {
     { t: 'events', seq: 5, evts: [bin] },
     { t: 'end', seq: 8 },
     { t: 'confirmed', commit: 7 },
+    { t: 'confirmed', commit: 8, seq: 120 },
     { t: 'commitError', commit: 7, message: 'no' },
     { t: 'lockResult', key: '0123456789abcdef', locked: true },
     { t: 'refused', code: 'not-this-root', message: 'elsewhere', home: '10.0.0.1:5000' },
@@ -145,6 +146,7 @@ describe('messages', () => {
     for (const b of bad) assert.throws(() => decodeClientMessage(encode(b as ClientMessage)), WireError, JSON.stringify(b));
     assert.throws(() => decodeServerMessage(encode({ t: 'refused', code: 'maybe', message: 'x' } as unknown as ServerMessage)), WireError);
     assert.throws(() => decodeServerMessage(encode({ t: 'lockResult', key: 'k', locked: 'yes' } as unknown as ServerMessage)), WireError);
+    assert.throws(() => decodeServerMessage(encode({ t: 'confirmed', commit: 1, seq: -4 } as unknown as ServerMessage)), WireError);
     assert.throws(() => decodeClientMessage(encode({ t: 'subscribe', chain: '/a', from: 0 }).subarray(0, 5)), WireError, 'truncated');
     assert.throws(() => decodeClientMessage(Buffer.from([0xc1])), WireError, 'not msgpack');
     fc.assert(

@@ -219,7 +219,8 @@ export class RemoteChain implements RemotePipe {
     uploader.restore(leftovers);
     chain.onEvent((event, ordinal, origin) => {
       if (origin === 'local') uploader.track(ordinal, event.bytes);
-      else if (origin === 'remote') this.fromServer.add(ordinal);
+      // With nothing pending the mark is past this event for good: no need to remember it.
+      else if (origin === 'remote' && uploader.pendingCount > 0) this.fromServer.add(ordinal);
     });
     chain.attachPipe(this);
   }
@@ -347,6 +348,8 @@ export class RemoteChain implements RemotePipe {
         return;
       }
       case 'confirmed':
+        // The server sent none of our own events back: seq carries the stream past them.
+        if (msg.seq !== undefined) this.state!.next = Math.max(this.state!.next, msg.seq);
         this.uploader?.confirmed(msg.commit);
         return;
       case 'commitError':
@@ -380,7 +383,7 @@ export class RemoteChain implements RemotePipe {
   /** After a restart: local events from the mark on that the server did not send are uploaded. */
   private uploadLeftovers(): void {
     const chain = this.chain;
-    const mark = this.state!.mark;
+    const mark = this.uploader!.mark;
     const ordinals: number[] = [];
     for (let o = mark; o < chain.count; o++) if (!this.fromServer.has(o)) ordinals.push(o);
     this.uploader!.restore(ordinals);

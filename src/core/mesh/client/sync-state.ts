@@ -41,13 +41,19 @@ export async function saveSyncState(path: string, state: SyncState): Promise<voi
   await rename(tmp, path);
 }
 
+/** Saves are this far apart at least: a stale state only repeats some uploads and some stream. */
+const SAVE_INTERVAL_MS = 1000;
+
 /**
- * Saves the latest state at most once at a time: a save asked for while one runs is folded into
- * the next one.
+ * Saves the latest state, one save at a time and at most one per SAVE_INTERVAL_MS (a commit
+ * confirmed every millisecond must not cost a file write and a rename each): saves asked for in
+ * between are folded into the next one. flush() saves at once what is waiting.
  */
 export class StateSaver {
   private running: Promise<void> | undefined;
-  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private wanted = false;
+  private lastStart = -Infinity;
 
   constructor(
     private readonly path: string | undefined,
@@ -57,27 +63,29 @@ export class StateSaver {
 
   save(): void {
     if (!this.path) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    const run = this.loop();
-    this.running = run;
-    void run.then(() => {
-      if (this.running === run) this.running = undefined;
-    });
+    this.wanted = true;
+    if (this.running || this.timer) return;
+    this.timer = setTimeout(() => this.run(), Math.max(0, this.lastStart + SAVE_INTERVAL_MS - Date.now()));
+    this.timer.unref();
   }
 
-  /** Waits for the saves in flight (and saves once more if asked). */
+  /** Saves what is waiting now, and waits for every save in flight. */
   async flush(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.running || this.timer) {
+      if (this.timer) this.run();
+      await this.running;
+    }
   }
 
-  private async loop(): Promise<void> {
-    do {
-      this.again = false;
-      const s = this.current();
-      if (s) await saveSyncState(this.path!, s).catch(this.onError);
-    } while (this.again);
+  private run(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.wanted = false;
+    this.lastStart = Date.now();
+    const s = this.current();
+    this.running = (s ? saveSyncState(this.path!, s).catch(this.onError) : Promise.resolve()).then(() => {
+      this.running = undefined;
+      if (this.wanted) this.save();
+    });
   }
 }

@@ -126,16 +126,16 @@ export class Uploader {
     if (!this.conn) {
       return Promise.reject(new MeshError('not connected to the server: the write is kept locally and uploaded when the connection is back'));
     }
-    return Promise.all(
-      open.map(
-        (o) =>
-          new Promise<void>((resolve, reject) => {
-            let list = this.waiters.get(o);
-            if (!list) this.waiters.set(o, (list = []));
-            list.push({ resolve, reject });
-          }),
-      ),
-    ).then(() => undefined);
+    // One waiter for all of them, counting down: a commit of many events makes one promise.
+    return new Promise<void>((resolve, reject) => {
+      let left = open.length;
+      const waiter: Waiter = { resolve: () => void (--left === 0 && resolve()), reject };
+      for (const o of open) {
+        let list = this.waiters.get(o);
+        if (!list) this.waiters.set(o, (list = []));
+        list.push(waiter);
+      }
+    });
   }
 
   private settle(ordinal: number, err: Error | undefined): void {

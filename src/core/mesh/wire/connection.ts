@@ -15,6 +15,7 @@ import {
   decodeClientMessage,
   decodeServerMessage,
   encode,
+  encodeTransient,
 } from './messages.js';
 
 /** A hello is small; a peer that has not said hello yet may not make us buffer megabytes. */
@@ -57,6 +58,8 @@ export class WireConnection<In extends Message = Message, Out extends Message = 
   private delivering = false;
   private closed = false;
   private closeReported = false;
+  /** The socket holds this turn's frames to write them in one call (see write()). */
+  private corked = false;
   private readonly socket: Socket;
   private readonly decoder: FrameDecoder;
   private readonly decodeMessage: Decoder<In>;
@@ -93,7 +96,8 @@ export class WireConnection<In extends Message = Message, Out extends Message = 
 
   /** Queues a message on the socket (dropped once the connection is closed). */
   send(msg: Out): void {
-    this.sendPayload(encode(msg));
+    // Sealing copies the payload: it may stay in the encoder's buffer until then.
+    this.sendPayload(this.ciphers ? encodeTransient(msg) : encode(msg));
   }
 
   /**
@@ -105,15 +109,29 @@ export class WireConnection<In extends Message = Message, Out extends Message = 
     // Checked before sealing: a refused frame must not use up a nonce the peer will expect.
     if (payload.length + (this.ciphers ? TAG_BYTES : 0) > MAX_FRAME) throw new WireError(`a frame of ${payload.length} bytes is over the ${MAX_FRAME}-byte limit`);
     if (this.ciphers) {
-      this.socket.write(writeFrameHeader(this.ciphers.outgoing.sealFrame(payload)));
+      this.write(writeFrameHeader(this.ciphers.outgoing.sealFrame(payload)));
       return;
     }
     const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
     header.writeUInt32BE(payload.length, 0);
-    this.socket.cork();
-    this.socket.write(header);
-    this.socket.write(payload);
-    this.socket.uncork();
+    this.write(header);
+    this.write(payload);
+  }
+
+  /**
+   * Frames sent in one turn of the event loop (the confirmations of a group commit, a burst of
+   * live events) leave in one system call: the socket is corked until the turn's end.
+   */
+  private write(chunk: Uint8Array): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(chunk);
   }
 
   /** Bytes queued on the socket and not yet handed to the kernel. */

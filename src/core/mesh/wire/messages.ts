@@ -85,6 +85,11 @@ export interface End {
 export interface Confirmed {
   readonly t: 'confirmed';
   readonly commit: number;
+  /**
+   * The stream has no gap below this position: every event there was sent on this connection or
+   * uploaded on it (the server sends no uploader its own events). Absent from older servers.
+   */
+  readonly seq?: number;
 }
 export interface CommitRefused {
   readonly t: 'commitError';
@@ -128,7 +133,15 @@ const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: 
 
 /** The payload of a message (a fresh buffer: msgpackr's own is reused by the next pack). */
 export function encode(msg: Message | ClientHello | ServerHello): Buffer {
-  return Buffer.from(packr.pack(msg));
+  return Buffer.from(encodeTransient(msg));
+}
+
+/**
+ * The payload in msgpackr's own buffer, valid only until the next encode: for a caller that
+ * consumes it at once (sealing it copies it), saving a copy of up to a whole frame.
+ */
+export function encodeTransient(msg: Message | ClientHello | ServerHello): Uint8Array {
+  return packr.pack(msg);
 }
 
 /** A token holds the keys of every role it gathered (several KiB each); far below a frame. */
@@ -245,7 +258,7 @@ function serverMessage(m: Fields): ServerMessage {
     case 'end':
       return { t: 'end', seq: uint(m, 'seq') };
     case 'confirmed':
-      return { t: 'confirmed', commit: uint(m, 'commit') };
+      return clean({ t: 'confirmed', commit: uint(m, 'commit'), seq: optional(m, 'seq', uint) });
     case 'commitError':
       return { t: 'commitError', commit: uint(m, 'commit'), message: str(m, 'message') };
     case 'lockResult':
