@@ -63,10 +63,12 @@ export class HostedChain {
   private published: number;
   /** Applied events not yet durable: published after the flush that covers them. */
   private pending: PendingEvent[] = [];
-  /** The event being ingested and its uploader: what it applies is not sent back to that member. */
-  private uploading: { readonly member: Member; readonly bytes: Uint8Array } | undefined;
-  /** Events waiting for their proof -> the member that uploaded them (their proof may come from another). */
-  private readonly parkedBy = new Map<EventId, Member>();
+  /**
+   * The member behind each commit's ingest options: the chain names them with every event it
+   * applies (also one released later by a proof from someone else), and the uploader is not sent
+   * its own events.
+   */
+  private readonly uploaders = new WeakMap<IngestOptions, Member>();
   private readonly subscribers = new Map<Member, Subscriber>();
   private readonly locks = new Map<PrimaryKey, Member>();
   /** Commits whose events wait for their proof: event id -> the commits waiting for it. */
@@ -78,8 +80,8 @@ export class HostedChain {
     this.epochValue = opts.epoch;
     this.published = this.chain.count;
     this.stops.push(
-      this.chain.onEvent((event, ordinal) => {
-        this.pending.push({ ordinal, bytes: event.bytes, from: this.uploaderOf(event) });
+      this.chain.onEvent((event, ordinal, _origin, ingest) => {
+        this.pending.push({ ordinal, bytes: event.bytes, from: ingest && this.uploaders.get(ingest) });
         const waiters = this.waiting.get(event.id);
         if (waiters) {
           this.waiting.delete(event.id);
@@ -180,33 +182,21 @@ export class HostedChain {
   async commit(member: Member, evts: readonly Uint8Array[]): Promise<string | undefined> {
     let refusal: string | undefined;
     const parked: EventId[] = [];
-    const opts: IngestOptions = { origin: 'remote', conversation: member.conversation, skipKnown: true };
+    const opts: IngestOptions = { origin: 'remote', conversation: member.conversation, skipKnown: true, stopAtRefusal: true };
+    this.uploaders.set(opts, member);
     try {
-      // One event per call: the commit stops at the first refusal (ingest goes on past one).
-      for (const bytes of evts) {
-        this.uploading = { member, bytes };
-        const result = this.chain.ingest([bytes], opts);
-        if (result.errors.length > 0) {
-          refusal = result.errors[0]!.message;
-          break;
-        }
-        for (const id of result.parkedIds) {
-          parked.push(id);
-          this.parkedBy.set(id, member);
-        }
-      }
+      const result = this.chain.ingest(evts, opts);
+      if (result.errors.length > 0) refusal = result.errors[0]!.message;
+      parked.push(...result.parkedIds);
     } catch (err) {
       if (!(err instanceof AteError)) throw err;
       refusal = err.message;
-    } finally {
-      this.uploading = undefined;
     }
     await this.makeDurable();
     if (refusal !== undefined) return refusal;
     const unapplied = parked.filter((id) => !this.chain.holds(Buffer.from(id, 'hex')));
     if (unapplied.length === 0) return undefined;
     if (!(await this.applied(unapplied))) {
-      for (const id of unapplied) this.parkedBy.delete(id);
       return `${unapplied.length} event(s) of the commit never got a valid signature (no proof within ${PARKED_TIMEOUT_MS / 1000} s)`;
     }
     await this.makeDurable();
@@ -241,17 +231,6 @@ export class HostedChain {
     for (const sub of this.subscribers.values()) sub.wire.close('the server is shutting down');
     this.subscribers.clear();
     await this.chain.close();
-  }
-
-  /** The member that uploaded an event being applied: the event being ingested, or one its proof released. */
-  private uploaderOf(event: { readonly id: EventId; readonly bytes: Uint8Array }): Member | undefined {
-    const up = this.uploading;
-    // A plain comparison: equalBytes is constant-time, and ten times slower here.
-    if (up !== undefined && up.bytes.length === event.bytes.length && Buffer.compare(up.bytes, event.bytes) === 0) return up.member;
-    if (this.parkedBy.size === 0) return undefined;
-    const member = this.parkedBy.get(event.id);
-    this.parkedBy.delete(event.id);
-    return member;
   }
 
   /** Flushes to stable storage, then sends every event the flush covered to the subscribers. */
