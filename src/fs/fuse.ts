@@ -10,7 +10,7 @@
 // - getxattr/listxattr hide the caller's buffer size from ops: overridden here to answer ERANGE.
 import Fuse from 'fuse-native';
 import { ERANGE, errnoOf, isUnexpected } from './errno.js';
-import type { Volume } from './volume.js';
+import type { Stat, Volume } from './volume.js';
 
 type Cb = (...args: unknown[]) => void;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -38,15 +38,21 @@ export class AteFuse extends Fuse {
   }
 
   _op_getxattr(signal: Cb, path: string, name: string, valueBuf: Buffer, _position: number): void {
-    this.volume.getxattr(path, name).then(
-      (value) => {
-        if (valueBuf.length === 0) return signal(value.length, valueBuf.buffer);
-        if (value.length > valueBuf.length) return signal(-ERANGE, valueBuf.buffer);
-        value.copy(valueBuf);
-        return signal(value.length, valueBuf.buffer);
-      },
-      (err: unknown) => signal(this.report('getxattr', path, err), valueBuf.buffer),
-    );
+    const reply = (value: Buffer): void => {
+      if (valueBuf.length === 0) return signal(value.length, valueBuf.buffer);
+      if (value.length > valueBuf.length) return signal(-ERANGE, valueBuf.buffer);
+      value.copy(valueBuf);
+      return signal(value.length, valueBuf.buffer);
+    };
+    const failed = (err: unknown): void => signal(this.report('getxattr', path, err), valueBuf.buffer);
+    let value: Buffer | undefined;
+    try {
+      value = this.volume.getxattrCached(path, name);
+    } catch (err) {
+      return failed(err);
+    }
+    if (value) return reply(value);
+    this.volume.getxattr(path, name).then(reply, failed);
   }
 
   _op_listxattr(signal: Cb, path: string, listBuf: Buffer): void {
@@ -120,7 +126,19 @@ export function makeOps(vol: Volume, report: (op: string, path: string, err: unk
     };
   return {
     init: (cb: Cb) => cb(0),
-    getattr: call('getattr', (p) => vol.getattr(p), (cb, st) => cb(0, st)),
+    getattr: (path: string, cb: Cb): void => {
+      let st: Stat | undefined;
+      try {
+        st = vol.getattrCached(path);
+      } catch (err) {
+        return cb(report('getattr', path, err));
+      }
+      if (st) return cb(0, st);
+      vol.getattr(path).then(
+        (s) => cb(0, s),
+        (err: unknown) => cb(report('getattr', path, err)),
+      );
+    },
     access: call('access', (p, mode: number) => vol.access(p, mode)),
     statfs: call('statfs', () => vol.statfs(), (cb, s) => cb(0, s)),
     readdir: call('readdir', (p) => vol.readdir(p), (cb, r) => cb(0, r.names, r.stats)),

@@ -339,8 +339,12 @@ export async function* fsHistory(chain: Chain, session: AteSession): AsyncIterab
           const gone = before.xattrNames.some((n) => !after.xattrNames.includes(n));
           ops.push([gone && !added ? 'removexattr' : 'setxattr', first]);
         }
-        if (ops.length === 0 && (before.atime !== after.atime || before.mtime !== after.mtime)) ops.push(['utimens', first]);
-        if (ops.length === 0) ops.push(['setattr', first]);
+        // A directory's mtime alone: the times its entries' changes left in memory, stored later
+        // (Volume.touchDir); those changes are listed themselves. (A utimens that keeps the atime
+        // of a directory is not listed either.)
+        const dirTimes = (after.mode & S_IFMT) === S_IFDIR && before.atime === after.atime;
+        if (ops.length === 0 && (before.atime !== after.atime || before.mtime !== after.mtime) && !dirTimes) ops.push(['utimens', first]);
+        if (ops.length === 0 && !dirTimes) ops.push(['setattr', first]);
       }
       for (const [op, c] of ops) emit(c.pos, op, path, c.meta);
     }

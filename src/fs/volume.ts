@@ -92,10 +92,16 @@ const CHANGED_PER_COMMIT = 1024;
 const MIN_DIRTY_BUFFER = 4096;
 /** Chunks decrypted ahead of a sequential reader: the log reads overlap with the decryption of earlier ones. */
 const READ_AHEAD_CHUNKS = 4;
-/** Decrypted chunks kept for reads. */
-const CHUNK_CACHE_BYTES = 32 * 1024 * 1024;
+/**
+ * Decrypted chunks kept for reads: the read-ahead of sequential readers and the chunks that partial
+ * writes complete; the kernel's page cache keeps file data across opens (auto_cache). Peak RSS
+ * after tar x of 15,000 files: 333 MiB with 32 MiB here, 316 with 8; dd read alike.
+ */
+const CHUNK_CACHE_BYTES = 8 * 1024 * 1024;
 /** fuse-native turns UTIME_NOW and UTIME_OMIT (tv_sec 0, tv_nsec near 2^30) into this many ms. */
 const UTIME_SPECIAL_MS = 1073;
+/** Directory paths remembered for path resolution (see dirPaths). */
+const DIR_PATHS_MAX = 65536;
 /** Dentries loaded per batch when a directory is first listed. */
 const DIR_LOAD_BATCH = 512;
 /** libfuse renames a file unlinked while open to this (unless hard_remove), then unlinks it at its last close. */
@@ -262,6 +268,11 @@ export class Volume {
   private readonly hidden = new Map<string, PrimaryKey>();
   /** Inodes whose attributes changed in memory only (see patch). */
   private readonly changed = new Set<Inode>();
+  /**
+   * Paths of directories resolved before -> their inode, so that resolving a path costs one
+   * lookup in its directory. Cleared whenever a directory may have moved or gone.
+   */
+  private readonly dirPaths = new Map<string, Inode>();
   private changedTimer: NodeJS.Timeout | undefined;
   private nextFd = 1;
   private rootNode!: Inode;
@@ -379,6 +390,7 @@ export class Volume {
 
   /** Another node changed the chain: drop what the caches hold about it. */
   private invalidate(key: PrimaryKey | undefined, parent: { key: PrimaryKey; collection: CollectionId } | undefined): void {
+    this.dirPaths.clear();
     if (key !== undefined) {
       const node = this.inodes.get(key);
       if (node && !node.file && !this.changed.has(node) && node !== this.rootNode) this.inodes.delete(key);
@@ -509,6 +521,30 @@ export class Volume {
       if (n && !n.deleted) return n;
       fail(ENOENT);
     }
+    return this.lookupInDirPath(path) ?? this.walk(path);
+  }
+
+  /** A path whose directory's path was resolved before, when its inode is in memory (undefined: walk it). */
+  private lookupInDirPath(path: string): Inode | undefined {
+    const slash = path.lastIndexOf('/');
+    // Short enough in UTF-16 units that no byte length can exceed the limits (checked by the walk otherwise).
+    if (slash < 0 || slash === path.length - 1 || path.length * 3 >= PATH_MAX || (path.length - slash - 1) * 3 > NAME_MAX) return undefined;
+    const dir = slash === 0 ? this.rootNode : this.dirPaths.get(path.slice(0, slash));
+    if (!dir?.dir || dir.deleted) return undefined;
+    const e = dir.dir.get(path.slice(slash + 1));
+    if (!e) fail(ENOENT);
+    const node = this.inodes.get(e.inode);
+    if (node && isDir(node.v.mode)) this.rememberDir(path, node);
+    return node;
+  }
+
+  private rememberDir(path: string, node: Inode): void {
+    // A bound on memory: past it, start again (the paths in use come back at once).
+    if (this.dirPaths.size >= DIR_PATHS_MAX) this.dirPaths.clear();
+    this.dirPaths.set(path, node);
+  }
+
+  private async walk(path: string): Promise<Inode> {
     const parts = Volume.parts(path);
     let node = this.rootNode;
     let at = 0;
@@ -529,6 +565,7 @@ export class Volume {
       if (!e) fail(ENOENT);
       node = await this.inode(e.inode);
     }
+    if (isDir(node.v.mode) && node !== this.rootNode && !node.deleted) this.rememberDir(path, node);
     return node;
   }
 
@@ -537,13 +574,7 @@ export class Volume {
     const parts = Volume.parts(path);
     const name = parts.pop();
     if (name === undefined) fail(EBUSY); // the root itself
-    let dir = this.rootNode;
-    for (const p of parts) {
-      if (!isDir(dir.v.mode)) fail(ENOTDIR);
-      const e = (await this.dirMap(dir)).get(p);
-      if (!e) fail(ENOENT);
-      dir = await this.inode(e.inode);
-    }
+    const dir = parts.length === 0 ? this.rootNode : await this.lookup(`/${parts.join('/')}`);
     if (!isDir(dir.v.mode)) fail(ENOTDIR);
     return { dir, name, entries: await this.dirMap(dir) };
   }
@@ -643,6 +674,7 @@ export class Volume {
       tx.dio.delete(node.key);
       tx.ok(() => {
         node.deleted = true;
+        if (isDir(node.v.mode)) this.dirPaths.clear();
         this.changed.delete(node);
         if (node.file?.timer) clearTimeout(node.file.timer);
         node.file = undefined;
@@ -714,6 +746,21 @@ export class Volume {
     return this.stat(await this.lookup(path));
   }
 
+  /**
+   * getattr without a promise when everything on the way is in memory (most of the calls: libfuse
+   * asks for the attributes after every lookup, create and setattr); undefined: use getattr.
+   * Throws like getattr.
+   */
+  getattrCached(path: string): Stat | undefined {
+    const node = this.lookupCached(path);
+    return node && this.stat(node);
+  }
+
+  /** The inode at a path when it resolves without loading anything (see lookupInDirPath). */
+  private lookupCached(path: string): Inode | undefined {
+    return this.hidden.has(path) ? undefined : this.lookupInDirPath(path);
+  }
+
   async fgetattr(fd: number): Promise<Stat> {
     return this.stat(this.handle(fd).node);
   }
@@ -775,10 +822,12 @@ export class Volume {
     return { names, stats };
   }
 
-  private allocIno(): number {
+  /** A free inode number and its key (a key is a hash: computed once). */
+  private allocIno(): { ino: number; key: PrimaryKey } {
     for (;;) {
       const ino = randomInt(2, 0xffffffff);
-      if (!this.chain.view.objects.has(inodeKey(ino))) return ino;
+      const key = inodeKey(ino);
+      if (!this.chain.view.objects.has(key)) return { ino, key };
     }
   }
 
@@ -788,8 +837,7 @@ export class Volume {
       const { dir, name, entries } = await this.parentOf(path);
       if (entries.has(name)) fail(EEXIST);
       const now = Date.now();
-      const ino = this.allocIno();
-      const key = inodeKey(ino);
+      const { ino, key } = this.allocIno();
       const dirMode = isDir(mode);
       const v: InodeValue = {
         ino,
@@ -808,8 +856,7 @@ export class Volume {
       tx.dio.make(v, { key, parent: { key: ANCHOR_KEY, collection: INODES } }).commit();
       const entry: Entry = { inode: key, ino, type: mode & S_IFMT };
       tx.putDentry(dir, { name, ...entry });
-      const d = tx.current(dir);
-      tx.putInode(dir, { mtime: now, ctime: now, ...(dirMode ? { nlink: d.nlink + 1 } : {}) });
+      this.touchDir(tx, dir, now, dirMode ? 1 : 0);
       const node = new Inode(key, v, INODES);
       if (dirMode) node.dir = new Map();
       tx.ok(() => {
@@ -844,6 +891,24 @@ export class Volume {
     return node.v.target ?? '';
   }
 
+  /**
+   * A directory's entries changed: its times move on, and its link count by `links`. Times alone
+   * are set in memory and committed like any attribute change (one event for all the entries
+   * made in a directory within a second, instead of one per entry); a link count is stored with
+   * the entries, and with scope full everything is.
+   */
+  private touchDir(tx: Txn, dir: Inode, now: number, links = 0): void {
+    if (links !== 0 || this.scope === 'full') {
+      tx.putInode(dir, { mtime: now, ctime: now, nlink: tx.current(dir).nlink + links });
+      return;
+    }
+    tx.ok(() => {
+      dir.v.mtime = now;
+      dir.v.ctime = now;
+      this.markChanged(dir);
+    });
+  }
+
   /** One link less: the inode is rewritten, kept as an orphan while open, or deleted. */
   private dropLink(tx: Txn, node: Inode, now: number): void {
     const nlink = tx.current(node).nlink - 1;
@@ -866,7 +931,7 @@ export class Volume {
       if (isDir(node.v.mode)) fail(EISDIR);
       const now = Date.now();
       tx.deleteDentry(dir, name);
-      tx.putInode(dir, { mtime: now, ctime: now });
+      this.touchDir(tx, dir, now);
       this.dropLink(tx, node, now);
       tx.ok(() => {
         entries.delete(name);
@@ -890,7 +955,7 @@ export class Volume {
       const now = Date.now();
       tx.deleteDentry(dir, name);
       tx.deleteInode(node);
-      tx.putInode(dir, { mtime: now, ctime: now, nlink: tx.current(dir).nlink - 1 });
+      this.touchDir(tx, dir, now, -1);
       tx.ok(() => {
         entries.delete(name);
         dir.dirGen++;
@@ -913,7 +978,7 @@ export class Volume {
         // libfuse hides a file unlinked (or renamed over) while open: an unlink that keeps the
         // inode, reachable by this path only, until its last release.
         tx.deleteDentry(src.dir, src.name);
-        tx.putInode(src.dir, { mtime: now, ctime: now });
+        this.touchDir(tx, src.dir, now);
         this.dropLink(tx, node, now);
         tx.ok(() => {
           src.entries.delete(src.name);
@@ -953,14 +1018,15 @@ export class Volume {
         dstLinks++;
       }
       if (target && isDir(target.v.mode)) dstLinks--;
-      tx.putInode(src.dir, { mtime: now, ctime: now, nlink: tx.current(src.dir).nlink + srcLinks });
-      tx.putInode(dst.dir, { mtime: now, ctime: now, nlink: tx.current(dst.dir).nlink + dstLinks });
+      this.touchDir(tx, src.dir, now, srcLinks);
+      this.touchDir(tx, dst.dir, now, dstLinks);
       tx.ok(() => {
         src.entries.delete(src.name);
         dst.entries.set(dst.name, entry);
         src.dir.dirGen++;
         dst.dir.dirGen++;
         if (moving) {
+          this.dirPaths.clear();
           const prefix = from.endsWith('/') ? from : `${from}/`;
           for (const [p, k] of [...this.hidden]) {
             if (p.startsWith(prefix)) {
@@ -985,7 +1051,7 @@ export class Volume {
       const entry: Entry = { inode: node.key, ino: node.v.ino, type: node.v.mode & S_IFMT };
       tx.putDentry(dir, { name, ...entry });
       tx.putInode(node, { nlink: tx.current(node).nlink + 1, ctime: now });
-      tx.putInode(dir, { mtime: now, ctime: now });
+      this.touchDir(tx, dir, now);
       tx.ok(() => {
         entries.set(name, entry);
         dir.dirGen++;
@@ -1076,7 +1142,16 @@ export class Volume {
   }
 
   async getxattr(path: string, name: string): Promise<Buffer> {
-    const node = await this.lookup(path);
+    return Volume.xattr(await this.lookup(path), name);
+  }
+
+  /** getxattr without a promise (the kernel asks for security.capability before every write); undefined: use getxattr. */
+  getxattrCached(path: string, name: string): Buffer | undefined {
+    const node = this.lookupCached(path);
+    return node && Volume.xattr(node, name);
+  }
+
+  private static xattr(node: Inode, name: string): Buffer {
     if (name.startsWith('system.')) fail(ENODATA);
     const hit = node.v.xattrs?.find(([n]) => n === name);
     if (!hit) fail(ENODATA);
