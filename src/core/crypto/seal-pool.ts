@@ -40,7 +40,10 @@ export class SealPool {
       this.pending.set(id, { resolve, reject });
       const worker = this.start();
       worker.ref();
-      worker.postMessage(request);
+      // The plaintexts were just gathered into their own memory: moved to the worker, not copied.
+      const plain = request.plain;
+      const own = plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength;
+      worker.postMessage(request, own ? [plain.buffer as ArrayBuffer] : []);
     });
     const out: Uint8Array[] = [];
     let at = 0;
