@@ -36,12 +36,23 @@ export async function tempDir(prefix = 'atedb-test-'): Promise<string> {
 }
 
 /** A port that was free a moment ago (for meshes, whose servers must know each other's ports). */
+/**
+ * A port free now, for a server told its port before it starts (a --servers list). Taken below
+ * the kernel's ephemeral range (32768-60999 here): a port from that range can be handed to some
+ * outgoing connection of a parallel test before the server binds it.
+ */
 export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const s = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!bound) continue;
+    await new Promise((r) => s.close(r));
+    return port;
+  }
 }
 
 export interface AtedbProcess {

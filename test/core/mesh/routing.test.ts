@@ -46,3 +46,19 @@ test('homeOf: deterministic, independent of list order, spreads chains over serv
   assert.equal(counts.size, 3, `every server hosts some chains: ${[...counts]}`);
   assert.deepEqual(homeOf('/x' as ChainKey, [servers[0]!]), servers[0]);
 });
+
+test('homeOf: even shares for any ports (a ring with one point per server left a server empty for one trio in ten), and a removed server moves only its own chains', () => {
+  const chains = Array.from({ length: 100 }, (_, i) => chainKey(`/example.com/joe/db${i}`));
+  for (let trio = 0; trio < 200; trio++) {
+    const servers = [0, 1, 2].map((k) => ({ host: '127.0.0.1', port: 20_000 + ((trio * 7919 + k * 104_729) % 41_000) }));
+    const homes = chains.map((c) => homeOf(c, servers));
+    for (const s of servers) {
+      const share = homes.filter((h) => h === s).length;
+      assert.ok(share >= 15, `server ${s.port} of trio ${servers.map((x) => x.port)} is home to ${share} of 100 chains`);
+    }
+    const remaining = servers.slice(1);
+    chains.forEach((c, i) => {
+      if (homes[i] !== servers[0]) assert.equal(homeOf(c, remaining), homes[i], 'a chain whose home stays does not move');
+    });
+  }
+});
