@@ -11,7 +11,7 @@ import type { LogPosition, RedoLog } from '../log/index.js';
 import type { AteSession } from '../session/session.js';
 import { type AuthorityLookup, type AuthorityState, type EffectiveWrite, rootWrite } from '../trust/authority.js';
 import { KeyRing } from '../trust/keyring.js';
-import { SignatureBook, coveredIds, isProof } from '../trust/signatures.js';
+import { SignatureBook, coveredIdBlocks, isProof } from '../trust/signatures.js';
 import { CompactionScheduler, type CompactionStats, type Compactor, compactChain } from './compaction/index.js';
 import type { ChainConfig } from './config.js';
 import { GroupSigner } from './group-signer.js';
@@ -753,11 +753,14 @@ export class Chain {
   /** A proof written or sealed by this node: its events no longer wait for a signature. */
   private settleProof(meta: Metadata): void {
     this.book.absorb(meta, false, false);
-    for (const id of coveredIds(meta)) {
-      const ordinal = this.view.ids.indexOf(id);
-      if (ordinal === -1) continue;
-      this.unsigned.delete(ordinal);
-      this.waiting?.clear(ordinal);
+    // By offset into each signature's id list: a proof covers thousands of ids on a replay.
+    for (const ids of coveredIdBlocks(meta)) {
+      for (let at = 0; at < ids.length; at += RECORD_ID_BYTES) {
+        const ordinal = this.view.ids.indexOf(ids, at);
+        if (ordinal === -1) continue;
+        this.unsigned.delete(ordinal);
+        this.waiting?.clear(ordinal);
+      }
     }
   }
 

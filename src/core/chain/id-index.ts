@@ -31,13 +31,13 @@ export class IdIndex {
     return this.n++;
   }
 
-  /** The ordinal of an id, or -1. */
-  indexOf(id: Uint8Array): number {
-    let slot = this.slotOf(id);
+  /** The ordinal of the id at `bytes[from, from + 32)`, or -1 (an offset: no view to make per id). */
+  indexOf(bytes: Uint8Array, from = 0): number {
+    let slot = this.slotOf(bytes, from);
     for (;;) {
       const at = this.table[slot]!;
       if (at === -1) return -1;
-      if (this.equalsAt(at, id)) return at;
+      if (this.equalsAt(at, bytes, from)) return at;
       slot = (slot + 1) & this.mask;
     }
   }
@@ -58,17 +58,17 @@ export class IdIndex {
     this.n = 0;
   }
 
-  private slotOf(id: Uint8Array): number {
+  private slotOf(bytes: Uint8Array, from = 0): number {
     // Ids are hashes, so their first bytes are already uniformly distributed.
-    return ((id[0]! << 24) | (id[1]! << 16) | (id[2]! << 8) | id[3]!) & this.mask;
+    return ((bytes[from]! << 24) | (bytes[from + 1]! << 16) | (bytes[from + 2]! << 8) | bytes[from + 3]!) & this.mask;
   }
 
   // A loop rather than Buffer.compare: the native call costs more than the bytes, and ids that
   // share a slot almost always differ in their first byte (the slot comes from bytes 2 and 3).
-  private equalsAt(ordinal: number, id: Uint8Array): boolean {
+  private equalsAt(ordinal: number, bytes: Uint8Array, from = 0): boolean {
     const arena = this.arena;
     const at = ordinal * ID_BYTES;
-    for (let i = 0; i < ID_BYTES; i++) if (arena[at + i] !== id[i]) return false;
+    for (let i = 0; i < ID_BYTES; i++) if (arena[at + i] !== bytes[from + i]) return false;
     return true;
   }
 
@@ -77,7 +77,7 @@ export class IdIndex {
     this.table = new Int32Array(size).fill(-1);
     this.mask = size - 1;
     for (let i = 0; i < this.n; i++) {
-      let slot = this.slotOf(this.idAt(i));
+      let slot = this.slotOf(this.arena, i * ID_BYTES);
       while (this.table[slot] !== -1) slot = (slot + 1) & this.mask;
       this.table[slot] = i;
     }

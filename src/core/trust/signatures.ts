@@ -23,12 +23,9 @@ function signedMessageOf(sig: SignatureItem): Uint8Array {
   return sig.eventBytes ? signedMessageOfBytes(sig.eventBytes) : signedMessage(sig.events);
 }
 
-/** The ids a proof's signatures cover, as 32-byte views (no hex strings). */
-export function* coveredIds(meta: Metadata): Generator<Uint8Array> {
-  for (const sig of meta.signatures ?? []) {
-    const bytes = sig.eventBytes ?? Buffer.from(sig.events.join(''), 'hex');
-    for (let i = 0; i < bytes.length; i += 32) yield bytes.subarray(i, i + 32);
-  }
+/** The ids each of a proof's signatures covers, back to back (32 bytes each; no hex strings). */
+export function coveredIdBlocks(meta: Metadata): Uint8Array[] {
+  return (meta.signatures ?? []).map((sig) => sig.eventBytes ?? Buffer.from(sig.events.join(''), 'hex'));
 }
 
 export function publicKeyId(pub: PublicSignKey): KeyId {
@@ -60,7 +57,7 @@ export class SignatureBook {
    * Takes in a proof event. With `check`, every signature must verify against a known public
    * key (TrustError otherwise); without it (a sealed log written by us) they are trusted.
    * With `record`, the covered events' signers are kept until they are settled, and the
-   * covered events are returned (otherwise: see coveredIds).
+   * covered events are returned (otherwise: see coveredIdBlocks).
    */
   absorb(meta: Metadata, check: boolean, record: boolean): EventId[] {
     for (const pub of meta.publicKeys ?? []) this.published.add(this.addPublicKey(pub));
