@@ -28,7 +28,7 @@ export interface Member {
   readonly conversation: Conversation;
 }
 
-/** An applied event not yet durable, and the member that uploaded it (if still known). */
+/** An applied event not yet durable, and the member that uploaded it (none for events no member uploaded, such as a replay's). */
 interface PendingEvent {
   readonly ordinal: number;
   readonly bytes: Uint8Array;
