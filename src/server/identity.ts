@@ -1,23 +1,19 @@
 // The server's identity key: an ML-DSA-65 key in <logs-path>/server.key (mode 0600), made on
 // first start. Clients pin its fingerprint (docs/FORMAT.md "Hello and key exchange").
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type PrivateSignKey, decodeKeyText, encodeKeyText, generateSignKey, publicSignKey } from '../core/crypto/index.js';
 import { ConfigError, KeyFormatError } from '../core/errors.js';
 import { serverFingerprint } from '../core/mesh/wire/index.js';
+import { readTextIfPresent } from '../core/files.js';
 
 export const identityPath = (logsPath: string): string => join(logsPath, 'server.key');
 
 /** The key in the file, or undefined when there is none yet. */
 export async function readIdentity(logsPath: string): Promise<PrivateSignKey | undefined> {
   const path = identityPath(logsPath);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const text = await readTextIfPresent(path);
+  if (text === undefined) return undefined;
   try {
     const k = decodeKeyText(text);
     if (k.kind !== 'sign-private') throw new KeyFormatError(`it holds a ${k.kind} key`);

@@ -3,10 +3,11 @@
 //   <data>/mounts/<vault name>.json   the process serving a mount point, and its state
 //   <data>/mounts/<vault name>.log    a daemon's output
 //   <vault dir>/atefs.pid             the lock of a vault directory
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CliError } from '../run.js';
 import { mountsDir, shown, vaultNameFor } from './paths.js';
+import { writeFileAtomic } from '../../core/files.js';
 
 export type MountState = 'starting' | 'mounted' | 'unmounting';
 
@@ -51,9 +52,7 @@ export async function readRecord(path: string): Promise<MountRecord | undefined>
 
 export async function writeRecord(path: string, record: MountRecord): Promise<void> {
   await mkdir(join(path, '..'), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(record)}\n`, { mode: 0o600 });
-  await rename(tmp, path);
+  await writeFileAtomic(path, `${JSON.stringify(record)}\n`);
 }
 
 export async function removeFile(path: string): Promise<void> {

@@ -1,10 +1,11 @@
 // Where a command's token comes from (--token, --token-path, ATE_TOKEN), how it is checked
 // against the auth server, and how token files are written (mode 0600, replaced atomically).
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { TokenError, type TokenClaims, type TokenText, verifyToken } from '../../core/session/token.js';
 import { CliError, UsageError } from '../run.js';
 import type { AuthClient } from './auth-client.js';
 import type { AuthArgv } from './auth-options.js';
+import { writeFileAtomic } from '../../core/files.js';
 
 export interface GivenToken {
   readonly text: TokenText;
@@ -51,18 +52,9 @@ export async function verifiedToken(client: AuthClient, token: GivenToken): Prom
 
 /** Writes a token file readable by its owner only; an existing file is replaced whole or not at all. */
 export async function writeTokenFile(path: string, token: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
   try {
-    const file = await open(tmp, 'wx', 0o600);
-    try {
-      await file.writeFile(`${token}\n`);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(tmp, path);
+    await writeFileAtomic(path, `${token}\n`);
   } catch (err) {
-    await unlink(tmp).catch(() => undefined);
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'its directory does not exist' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
     throw new CliError(`cannot write the token to ${path}: ${why}`, undefined, { cause: err });

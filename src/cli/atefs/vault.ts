@@ -5,7 +5,7 @@
 // Keys. The vault key (symmetric) encrypts; the write key (ML-DSA-65) signs. The write key is
 // derived from the vault key, so the passcode (or the key file) alone opens everything. A wrong
 // passcode or a foreign key file is caught by the check value before anything is mounted.
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   DEFAULT_KDF,
@@ -24,6 +24,7 @@ import {
 import { KeyFormatError } from '../../core/errors.js';
 import { CliError, UsageError } from '../run.js';
 import { shown } from './paths.js';
+import { writeFileAtomic } from '../../core/files.js';
 
 /** The chain's name: its log is <vault dir>/vault.log. */
 export const CHAIN_NAME = 'vault';
@@ -150,10 +151,7 @@ export async function readVaultMeta(dir: string): Promise<VaultMeta | undefined>
 }
 
 async function writeMeta(dir: string, meta: VaultMeta): Promise<void> {
-  const path = join(dir, META_FILE);
-  const tmp = `${path}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(meta, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, path);
+  await writeFileAtomic(join(dir, META_FILE), `${JSON.stringify(meta, null, 2)}\n`);
 }
 
 const kdfOf = (meta: VaultMeta): KdfParams => ({ N: meta.kdf!.N, r: meta.kdf!.r, p: meta.kdf!.p });

@@ -27,6 +27,7 @@ import {
 import { type PrimaryKey, primaryKeyFromName } from '../../core/event/ids.js';
 import { KeyFormatError } from '../../core/errors.js';
 import { type GroupRole, type RolePurpose, role } from '../../core/session/session.js';
+import type { AdvertResponse } from './protocol.js';
 
 /** The three keys of a user, a user's sudo or a group role. */
 export interface KeySet {
@@ -59,15 +60,8 @@ export interface SudoRecord {
   readonly keys: StoredKeySet;
 }
 
-/** A user's public profile: what others need to share with them (and atedb, to root their chains). */
-export interface AdvertRecord {
-  readonly email: string;
-  readonly uid: number;
-  readonly signKey: Uint8Array;
-  readonly readKey: Uint8Array;
-  readonly sudoSignKey: Uint8Array;
-  readonly sudoReadKey: Uint8Array;
-}
+/** A user's public profile: what others need to share with them (and atedb, to root their chains); stored as it is answered. */
+export type AdvertRecord = AdvertResponse;
 
 /** A member of a role: the public read key the role's keys are wrapped for. */
 export interface MemberRecord {

@@ -1,9 +1,9 @@
 // What a local replica knows about its home server, kept beside the replica's log
 // (docs/FORMAT.md "Positions, epochs and resuming"): where to resume the stream, which local
 // events may not be on the server yet, and the chain's root keys and integrity for opening offline.
-import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { IntegrityMode } from '../../chain/config.js';
 import { ConfigError } from '../../errors.js';
+import { readTextIfPresent, writeFileAtomic } from '../../files.js';
 
 export interface SyncState {
   /** The server's copy of the log this position belongs to. */
@@ -18,13 +18,8 @@ export interface SyncState {
 }
 
 export async function loadSyncState(path: string): Promise<SyncState | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const text = await readTextIfPresent(path);
+  if (text === undefined) return undefined;
   try {
     const s = JSON.parse(text) as SyncState;
     if (typeof s.epoch !== 'string' || !Number.isInteger(s.next) || !Number.isInteger(s.mark) || !Array.isArray(s.rootKeys)) throw new Error('bad shape');
@@ -34,11 +29,9 @@ export async function loadSyncState(path: string): Promise<SyncState | undefined
   }
 }
 
-/** Written to a temporary file and renamed, so a crash leaves the old state or the new one. */
+/** Replaced whole, so a crash leaves the old state or the new one. */
 export async function saveSyncState(path: string, state: SyncState): Promise<void> {
-  const tmp = `${path}.tmp`;
-  await writeFile(tmp, JSON.stringify(state), { mode: 0o600 });
-  await rename(tmp, path);
+  await writeFileAtomic(path, JSON.stringify(state));
 }
 
 /** Saves are this far apart at least: a stale state only repeats some uploads and some stream. */

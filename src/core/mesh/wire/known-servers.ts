@@ -4,6 +4,7 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ConfigError, ServerIdentityError } from '../../errors.js';
+import { readTextIfPresent } from '../../files.js';
 
 /** $XDG_CONFIG_HOME/ate/known_servers, else ~/.config/ate/known_servers. */
 export function defaultKnownServersPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -36,12 +37,7 @@ export async function checkServerIdentity(opts: { host: string; port: number; fi
     return;
   }
   const path = opts.path ?? defaultKnownServersPath();
-  let text = '';
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
+  const text = (await readTextIfPresent(path)) ?? '';
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const [name, pinned] = lines[i]!.trim().split(/\s+/);
