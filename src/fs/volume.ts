@@ -144,6 +144,8 @@ export class Inode {
   dirGen = 0;
   file: FileState | undefined;
   deleted = false;
+  /** Counts reloads after remote changes, so that an older one finishing late is dropped. */
+  reloads = 0;
 
   constructor(
     readonly key: PrimaryKey,
@@ -260,6 +262,8 @@ export class Volume {
   private readonly lock = new Mutex();
   private readonly inodes = new Map<PrimaryKey, Inode>();
   private readonly inodeLoads = new Map<PrimaryKey, Promise<Inode>>();
+  /** Inodes a remote change reached while they were loading: the load read an older version and starts again. */
+  private readonly staleLoads = new Set<PrimaryKey>();
   private readonly dirLoads = new Map<PrimaryKey, Promise<Map<string, Entry>>>();
   private readonly cache = new ByteLru<string, Buffer>(CHUNK_CACHE_BYTES);
   private readonly chunkLoads = new Map<string, Promise<Buffer | undefined>>();
@@ -392,13 +396,16 @@ export class Volume {
   private invalidate(key: PrimaryKey | undefined, parent: { key: PrimaryKey; collection: CollectionId } | undefined): void {
     this.dirPaths.clear();
     if (key !== undefined) {
+      if (this.inodeLoads.has(key)) this.staleLoads.add(key);
       const node = this.inodes.get(key);
       if (node && !node.file && !this.changed.has(node) && node !== this.rootNode) this.inodes.delete(key);
       else if (node) {
-        // Open or root: reload its value in the background.
+        // Open or root: reload its value in the background; only the latest reload lands.
+        const reload = ++node.reloads;
         void this.dio()
           .load<InodeValue>(key)
           .then((d) => {
+            if (node.reloads !== reload) return;
             node.v = { ...d.value, size: node.file?.isDirty ? node.v.size : d.value.size };
             node.gen = nextGen();
           })
@@ -440,18 +447,22 @@ export class Volume {
     let p = this.inodeLoads.get(key);
     if (!p) {
       p = (async () => {
-        const dao = await this.dio().load<InodeValue>(key);
-        const again = this.inodes.get(key);
-        if (again) return again;
-        const node = new Inode(key, dao.value, dao.parent?.collection ?? INODES);
-        this.inodes.set(key, node);
-        return node;
+        for (;;) {
+          const dao = await this.dio().load<InodeValue>(key);
+          const again = this.inodes.get(key);
+          if (again) return again;
+          if (this.staleLoads.delete(key)) continue;
+          const node = new Inode(key, dao.value, dao.parent?.collection ?? INODES);
+          this.inodes.set(key, node);
+          return node;
+        }
       })();
       this.inodeLoads.set(key, p);
-      p.then(
-        () => this.inodeLoads.delete(key),
-        () => this.inodeLoads.delete(key),
-      );
+      const settled = (): void => {
+        this.inodeLoads.delete(key);
+        this.staleLoads.delete(key);
+      };
+      p.then(settled, settled);
     }
     return p;
   }
