@@ -53,17 +53,25 @@ function writeNonce(target: Uint8Array): void {
 /** Encrypts and authenticates `plaintext` (and `aad`, which is authenticated but not stored). */
 export function seal(key: SymmetricKey, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array {
   // From node's buffer pool: 6x cheaper than a fresh ArrayBuffer at this size, and every byte is
-  // written below (GCM ciphertext is as long as the plaintext), so nothing stale shows.
+  // written by sealInto (GCM ciphertext is as long as the plaintext), so nothing stale shows.
   const out = plain(Buffer.allocUnsafe(SEAL_OVERHEAD + plaintext.length));
-  const nonce = out.subarray(0, NONCE_BYTES);
+  sealInto(key, plaintext, aad, out, 0);
+  return out;
+}
+
+/**
+ * seal's bytes written into `out` at `at` (plaintext.length + SEAL_OVERHEAD of them), for callers
+ * that gather many sealed items in one buffer: no buffer and no copy per item.
+ */
+export function sealInto(key: SymmetricKey, plaintext: Uint8Array, aad: Uint8Array | undefined, out: Uint8Array, at: number): void {
+  const nonce = out.subarray(at, at + NONCE_BYTES);
   writeNonce(nonce);
   const cipher = createCipheriv(ALGORITHM, key, nonce);
   if (aad) cipher.setAAD(aad);
   // node has no update-into-buffer API; one copy of the ciphertext into the output is the floor.
-  out.set(cipher.update(plaintext), NONCE_BYTES);
+  out.set(cipher.update(plaintext), at + NONCE_BYTES);
   cipher.final();
-  out.set(cipher.getAuthTag(), NONCE_BYTES + plaintext.length);
-  return out;
+  out.set(cipher.getAuthTag(), at + NONCE_BYTES + plaintext.length);
 }
 
 /** The plaintext of `sealed`; DecryptError on a wrong key, wrong aad, tampering or truncation. */

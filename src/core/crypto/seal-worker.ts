@@ -1,6 +1,6 @@
 // The worker thread of SealPool: AES-256-GCM seals for large transactions, off the main thread.
 import { parentPort } from 'node:worker_threads';
-import { SEAL_OVERHEAD, type SymmetricKey, seal } from './aead.js';
+import { SEAL_OVERHEAD, type SymmetricKey, sealInto } from './aead.js';
 
 export interface SealRequest {
   readonly id: number;
@@ -28,10 +28,9 @@ port.on('message', (req: SealRequest) => {
   let from = 0;
   let to = 0;
   req.lengths.forEach((n, i) => {
-    const one = seal(key, req.plain.subarray(from, from + n), req.aad.subarray(i * req.aadLength, (i + 1) * req.aadLength));
-    sealed.set(one, to);
+    sealInto(key, req.plain.subarray(from, from + n), req.aad.subarray(i * req.aadLength, (i + 1) * req.aadLength), sealed, to);
     from += n;
-    to += one.length;
+    to += n + SEAL_OVERHEAD;
   });
   const reply: SealReply = { id: req.id, sealed };
   port.postMessage(reply, [sealed.buffer]);
