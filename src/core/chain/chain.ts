@@ -357,8 +357,7 @@ export class Chain {
     for (const e of events) {
       const key = signing.get(e);
       if (key) {
-        // A copy: the id is a view into the record, which must not live on until the signing round.
-        this.signer.add(key, Buffer.from(e.idBytes));
+        this.signer.add(key, e.idBytes);
       }
       const ordinal = this.apply(e, this.log.append(e.record), 'local');
       if (key) this.unsigned.set(ordinal, e.meta.signWith ?? []);
