@@ -5,7 +5,7 @@ import { type EventId, eventIdFromHash } from '../event/ids.js';
 import { decodeEvent, encodeEvent, type DecodedEvent } from '../event/encoding.js';
 import type { Metadata } from '../event/metadata.js';
 import { DecodeError } from '../errors.js';
-import { hashEvent, writeEventId } from './hash-event.js';
+import { hashEvent } from './hash-event.js';
 import type { IngestEvent } from './plugins.js';
 
 export const RECORD_ID_BYTES = 32;
@@ -36,8 +36,8 @@ function fromRecord(record: Buffer, decoded: DecodedEvent, idBytes: Buffer): Rec
 export function recordNew(meta: Metadata, data?: Uint8Array): RecordedEvent {
   const record = encodeEvent(meta, data, RECORD_ID_BYTES);
   const bytes = record.subarray(RECORD_ID_BYTES);
-  writeEventId(bytes, record, 0);
-  const idBytes = record.subarray(0, RECORD_ID_BYTES);
+  const idBytes = hashEvent(bytes);
+  idBytes.copy(record, 0);
   const dataStart = bytes.length - (data?.length ?? 0);
   return new RecordedEvent(idBytes, bytes, meta, data === undefined ? undefined : bytes.subarray(dataStart), record);
 }
@@ -47,8 +47,9 @@ export function recordOf(bytes: Uint8Array): RecordedEvent {
   const record = Buffer.allocUnsafe(RECORD_ID_BYTES + bytes.length);
   record.set(bytes, RECORD_ID_BYTES);
   const decoded = decodeEvent(record.subarray(RECORD_ID_BYTES));
-  writeEventId(record.subarray(RECORD_ID_BYTES), record, 0);
-  return fromRecord(record, decoded, record.subarray(0, RECORD_ID_BYTES));
+  const idBytes = hashEvent(record.subarray(RECORD_ID_BYTES));
+  idBytes.copy(record, 0);
+  return fromRecord(record, decoded, idBytes);
 }
 
 /**
