@@ -7,7 +7,7 @@
 // The model (see model.ts): inodes, directory entries and file chunks are objects under one
 // anchor whose readers are `rootReaders`, so everything is encrypted for the vault's key.
 import { execFile } from 'node:child_process';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { type AteSession, type Chain, ConfigError, type PublicSignKey, type ReaderKey } from '../core/index.js';
 import { AteFuse, makeOps, reporter } from './fuse.js';
@@ -64,29 +64,6 @@ function run(file: string, args: string[]): Promise<{ code: number; stderr: stri
       done({ code, stderr: String(stderr) });
     });
   });
-}
-
-/** Read-ahead of the mount, in KiB: the kernel gives a FUSE mount 128 KiB, one chunk at a time. */
-const READ_AHEAD_KB = 1024;
-
-/**
- * Raises the mount's read-ahead so a sequential read keeps several chunk reads in flight (decrypted
- * while the next are read). Only root may; anyone else keeps the kernel's default. The device is
- * found in mountinfo, not by a stat of the mount: that would leave the root's attributes in the
- * kernel's cache, and a stat within a second of a kill would not see the mount is dead.
- */
-async function raiseReadAhead(mountPoint: string): Promise<void> {
-  try {
-    const escaped = mountPoint.replace(/[\\ \t\n]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-    const device = (await readFile('/proc/self/mountinfo', 'utf8'))
-      .split('\n')
-      .map((line) => line.split(' '))
-      .filter((fields) => fields[4] === escaped)
-      .at(-1)?.[2];
-    if (device) await writeFile(`/sys/class/bdi/${device}/read_ahead_kb`, String(READ_AHEAD_KB));
-  } catch {
-    // Not root, or no sysfs: reads work the same, with the default read-ahead.
-  }
 }
 
 /** Checks the mount point (and clears a stale mount a killed process left) before mounting. */
@@ -177,7 +154,6 @@ export async function mountFs(opts: MountOptions): Promise<MountedFs> {
       { cause: err },
     );
   }
-  await raiseReadAhead(mountPoint);
 
   let unmounting: Promise<void> | undefined;
   return {

@@ -12,7 +12,7 @@ import { AteError } from '../../core/errors.js';
 import { type AteSession, userSession } from '../../core/session/session.js';
 import { CliError, EXIT_BUG, EXIT_INTERRUPTED } from '../run.js';
 import { loadMountFs, type MountedFs } from './fs-api.js';
-import { canonicalMountPoint, checkMountPoint, mountAt } from './mounts.js';
+import { canonicalMountPoint, checkMountPoint, mountAt, raiseReadAhead } from './mounts.js';
 import type { MountPlan } from './options.js';
 import { ateDataDir, shown, vaultNameFor } from './paths.js';
 import { type Progress, noProgress } from './progress.js';
@@ -285,6 +285,7 @@ export async function mountAndServe(plan: MountPlan, given: GivenPasscode | unde
       throw new CliError(`cannot mount ${shown(mountPoint)}: ${(err as Error)?.message ?? String(err)}`, 1, { cause: err });
     });
     life.catchFatal();
+    await raiseReadAhead(mountPoint);
     await progress.stop();
     await writeRecord(paths.record, record('mounted', vault.dir || undefined));
 
