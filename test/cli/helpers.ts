@@ -47,9 +47,12 @@ export interface Mount {
   readonly exited: Promise<number | string>;
 }
 
-/** The environment of a test run: no passcode or data directory from the caller's. */
-function baseEnv(data: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, XDG_DATA_HOME: data };
+/**
+ * The environment of a test run: no passcode, data or config directory from the caller's (pinned
+ * server keys included: an ephemeral port reused by another test's atedb has another identity).
+ */
+function baseEnv(root: string, data: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_DATA_HOME: data, XDG_CONFIG_HOME: join(root, 'config') };
   delete env['ATE_PASSCODE'];
   return env;
 }
@@ -90,7 +93,7 @@ export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs
 export async function withSandbox(fn: (s: Sandbox) => Promise<void>): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'atefs-cli-test-'));
   const data = join(root, 'data');
-  const env = baseEnv(data);
+  const env = baseEnv(root, data);
   const children: ChildProcess[] = [];
   const pids: number[] = [];
   const sandbox: Sandbox = {
