@@ -9,11 +9,12 @@ import type { Authorization, ParentRef } from '../event/metadata.js';
 import type { ViewFields } from '../event/encoding.js';
 import { IdIndex } from './id-index.js';
 
+// Ordinals rather than times: small integers, so an object costs no heap numbers.
 export interface ObjectState {
   /** Ordinal of the event holding the current version. */
   latest: number;
-  created: number;
-  updated: number;
+  /** Ordinal of the event that created it (its time is the object's creation time). */
+  first: number;
   auth: Authorization | undefined;
   parent: ParentRef | undefined;
   type: string | undefined;
@@ -126,19 +127,23 @@ export class ChainView {
       return;
     }
     if (meta.key !== undefined) {
-      const time = this.times[ordinal]!;
-      if (before === undefined && current !== undefined) this.tombs.delete(key);
       const parent = meta.parent && this.shared(meta.parent);
-      if (before?.parent && !sameParent(before.parent, parent)) this.detach(key, before.parent);
-      this.objects.set(key, {
-        latest: ordinal,
-        created: before?.created ?? time,
-        updated: time,
-        auth: meta.auth && ownAuth(meta.auth),
-        parent,
-        type: meta.type,
-      });
-      if (parent) this.childrenSet(parent).add(key);
+      const auth = meta.auth && ownAuth(meta.auth);
+      if (before === undefined) {
+        if (current !== undefined) this.tombs.delete(key);
+        this.objects.set(key, { latest: ordinal, first: ordinal, auth, parent, type: meta.type });
+        if (parent) this.childrenSet(parent).add(key);
+        return;
+      }
+      // A new version changes the state in place: one Map operation instead of two.
+      const old = before.parent;
+      const moved = old !== undefined && !sameParent(old, parent);
+      if (moved) this.detach(key, old);
+      before.latest = ordinal;
+      before.auth = auth;
+      before.parent = parent;
+      before.type = meta.type;
+      if (parent && (old === undefined || moved)) this.childrenSet(parent).add(key);
     } else {
       if (before?.parent) this.detach(key, before.parent);
       if (before !== undefined) this.objects.delete(key);

@@ -105,7 +105,7 @@ export class Dio {
     if (staged) return staged as Dao<T>;
     const { state, event } = await this.read(key);
     const value = this.open<T>(key, { auth: state.auth, parent: state.parent }, event.meta.confidentiality, event.data);
-    const dao = new Dao<T>(this.host, key, value, state.auth ?? INHERIT, state.parent, state.created, state.updated, state.type, event.meta.reply);
+    const dao = new Dao<T>(this.host, key, value, state.auth ?? INHERIT, state.parent, this.chain.view.timeOf(state.first), this.chain.view.timeOf(state.latest), state.type, event.meta.reply);
     dao.storedData = event.data;
     return dao;
   }
@@ -116,8 +116,10 @@ export class Dio {
       const state = this.chain.view.objects.get(key);
       if (!state) throw new NotFoundError(`object ${key} does not exist in chain ${this.chain.key}`);
       const generation = this.chain.generation;
+      // The view changes its states in place: keep the one that matches the event read.
+      const snapshot = { ...state };
       try {
-        return { state, event: await this.chain.readEvent(state.latest) };
+        return { state: snapshot, event: await this.chain.readEvent(snapshot.latest) };
       } catch (err) {
         if (attempt >= 3 || generation === this.chain.generation) throw err;
       }
