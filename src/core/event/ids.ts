@@ -1,6 +1,6 @@
 // Branded identifiers. Plain strings keep them cheap as Map keys and readable in logs;
 // the brands stop a chain name being passed where an object key is expected.
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { ConfigError, DecodeError } from '../errors.js';
 
 /** An object's key inside a chain: 64 bits as 16 lowercase hex digits. */
@@ -30,7 +30,8 @@ export function randomPrimaryKey(): PrimaryKey {
 
 /** The key a name always maps to: the first 8 bytes of its hash. */
 export function primaryKeyFromName(name: string): PrimaryKey {
-  return createHash('sha256').update('ate/primary-key').update(name).digest().subarray(0, 8).toString('hex') as PrimaryKey;
+  // One-shot: the hash of the concatenation, without a Hash object per key (the filesystem makes several per file).
+  return hash('sha256', `ate/primary-key${name}`, 'buffer').toString('hex', 0, 8) as PrimaryKey;
 }
 
 export function primaryKey(hex: string): PrimaryKey {
