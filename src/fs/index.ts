@@ -95,6 +95,26 @@ async function checkMountPoint(mnt: string, nonEmpty: boolean): Promise<void> {
   }
 }
 
+/** The libfuse options of an atefs mount (also used by the benchmark's bare fuse-native filesystem). */
+export function fuseOptions(o: { readOnly: boolean; nonEmpty: boolean }): string[] {
+  return [
+    'big_writes',
+    'max_write=131072',
+    'max_read=131072',
+    'use_ino',
+    // The kernel checks mode bits against the caller (fuse-native exposes no caller context).
+    'default_permissions',
+    `attr_timeout=${CACHE_TIMEOUT_S}`,
+    `entry_timeout=${CACHE_TIMEOUT_S}`,
+    'negative_timeout=0',
+    'auto_cache',
+    'fsname=atefs',
+    'subtype=atefs',
+    ...(o.readOnly ? ['ro'] : []),
+    ...(o.nonEmpty ? ['nonempty'] : []),
+  ];
+}
+
 export async function mountFs(opts: MountOptions): Promise<MountedFs> {
   const mountPoint = resolve(opts.mountPoint);
   const readOnly = opts.readOnly ?? false;
@@ -114,22 +134,7 @@ export async function mountFs(opts: MountOptions): Promise<MountedFs> {
   const report = reporter(log);
   vol.onBackgroundError = (err, what) => report('commit', what, err);
 
-  const extra = [
-    'big_writes',
-    'max_write=131072',
-    'max_read=131072',
-    'use_ino',
-    // The kernel checks mode bits against the caller (fuse-native exposes no caller context).
-    'default_permissions',
-    `attr_timeout=${CACHE_TIMEOUT_S}`,
-    `entry_timeout=${CACHE_TIMEOUT_S}`,
-    'negative_timeout=0',
-    'auto_cache',
-    'fsname=atefs',
-    'subtype=atefs',
-    ...(readOnly ? ['ro'] : []),
-    ...(opts.nonEmpty ? ['nonempty'] : []),
-  ];
+  const extra = fuseOptions({ readOnly, nonEmpty: opts.nonEmpty ?? false });
   const fuse = new AteFuse(
     mountPoint,
     makeOps(vol, report),
