@@ -73,7 +73,7 @@ const ops: Record<string, (...args: any[]) => void> = {
 
 class FloorFuse extends Fuse {
   override _fuseOptions(): string {
-    const extra = fuseOptions({ readOnly: false, nonEmpty: false }).map((o) => (o.startsWith('fsname=') ? 'fsname=fuse-floor' : o.startsWith('subtype=') ? 'subtype=fuse-floor' : o));
+    const extra = fuseOptions({ readOnly: false, nonEmpty: false, name: 'fuse-floor' });
     const base = super._fuseOptions();
     return base ? `${base},${extra.join(',')}` : `-o${extra.join(',')}`;
   }

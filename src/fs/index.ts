@@ -95,8 +95,9 @@ async function checkMountPoint(mnt: string, nonEmpty: boolean): Promise<void> {
   }
 }
 
-/** The libfuse options of an atefs mount (also used by the benchmark's bare fuse-native filesystem). */
-export function fuseOptions(o: { readOnly: boolean; nonEmpty: boolean }): string[] {
+/** The libfuse options of an atefs mount (also used, under another name, by the benchmark's bare fuse-native filesystem). */
+export function fuseOptions(o: { readOnly: boolean; nonEmpty: boolean; name?: string }): string[] {
+  const name = o.name ?? 'atefs';
   return [
     'big_writes',
     'max_write=131072',
@@ -108,8 +109,8 @@ export function fuseOptions(o: { readOnly: boolean; nonEmpty: boolean }): string
     `entry_timeout=${CACHE_TIMEOUT_S}`,
     'negative_timeout=0',
     'auto_cache',
-    'fsname=atefs',
-    'subtype=atefs',
+    `fsname=${name}`,
+    `subtype=${name}`,
     ...(o.readOnly ? ['ro'] : []),
     ...(o.nonEmpty ? ['nonempty'] : []),
   ];
