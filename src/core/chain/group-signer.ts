@@ -4,6 +4,7 @@
 // start at most once per `intervalMs` and, up to a quarter second, at most once per ten times the
 // last signing took: under a steady stream of commits signing takes about a tenth of a core, and
 // groups grow instead (a 10 ms ML-DSA signature every 25 ms is 40% of a core for each writing process).
+// A backlog larger than one group is signed without that pause.
 import { type PrivateSignKey, type PublicSignKey, type SignerPool, publicSignKey } from '../crypto/index.js';
 import type { KeyId, Metadata, SignatureItem } from '../event/metadata.js';
 import { signKeyId } from '../trust/keyring.js';
@@ -26,9 +27,13 @@ export class GroupSigner {
   private lastSpent = 0;
   /** Ends the wait before the next group early. */
   private wake: (() => void) | undefined;
-  /** Groups are numbered: `round` is the one gathering now, `signedThrough` the last emitted. */
-  private round = 0;
-  private signedThrough = -1;
+  /**
+   * Per key, events added and events signed so far. A key's events are signed in the order they
+   * were added (a group over MAX_GROUP leaves its newest for the next round), so the signed count
+   * tells which of them are done.
+   */
+  private added = new Map<KeyId, number>();
+  private signed = new Map<KeyId, number>();
   private roundWaiters: (() => void)[] = [];
 
   constructor(
@@ -45,6 +50,7 @@ export class GroupSigner {
     let group = this.open.get(id);
     if (!group) this.open.set(id, (group = { key, events: [] }));
     group.events.push(event);
+    this.added.set(id, (this.added.get(id) ?? 0) + 1);
     this.running ??= this.run();
   }
 
@@ -53,10 +59,13 @@ export class GroupSigner {
    * later do not hold it up, so it returns under a steady stream of writes too.
    */
   async idle(): Promise<void> {
-    const target = this.open.size > 0 ? this.round : this.round - 1;
-    // Someone waits for the signatures: the group that backs off for the CPU's sake starts now.
-    this.wake?.();
-    while (this.signedThrough < target && this.running) await this.nextRound();
+    const targets = [...this.added];
+    const pending = (): boolean => targets.some(([id, n]) => (this.signed.get(id) ?? 0) < n);
+    while (pending() && this.running) {
+      // Someone waits for the signatures: a group that backs off for the CPU's sake starts now.
+      this.wake?.();
+      await this.nextRound();
+    }
   }
 
   /** Resolves after the next group is emitted (or signing stops). */
@@ -80,17 +89,20 @@ export class GroupSigner {
     try {
       // Let the current tick's commits join the group before it closes.
       await new Promise((r) => setImmediate(r));
+      let behind = false;
       while (this.open.size > 0) {
-        const gap = Math.max(this.intervalMs, Math.min(this.lastSpent * SIGNING_BACKOFF, MAX_BACKOFF_MS));
+        // A backlog of more than a group signs at once: backing off would let it grow without end.
+        const gap = behind ? 0 : Math.max(this.intervalMs, Math.min(this.lastSpent * SIGNING_BACKOFF, MAX_BACKOFF_MS));
         const wait = this.lastStart + gap - performance.now();
         if (wait > 0) await this.sleep(wait);
         this.lastStart = performance.now();
         const groups = [...this.open];
-        const round = this.round++;
         this.open = new Map();
+        behind = false;
         for (const [id, g] of groups) {
           if (g.events.length > MAX_GROUP) {
             this.open.set(id, { key: g.key, events: g.events.splice(MAX_GROUP) });
+            behind = true;
           }
         }
         const signatures = await Promise.all(
@@ -104,7 +116,7 @@ export class GroupSigner {
         const publicKeys: PublicSignKey[] = [];
         for (const [id, g] of groups) if (!this.known(id)) publicKeys.push(publicSignKey(g.key));
         this.emit(publicKeys.length > 0 ? { publicKeys, signatures } : { signatures });
-        this.signedThrough = round;
+        for (const [id, g] of groups) this.signed.set(id, (this.signed.get(id) ?? 0) + g.events.length);
         for (const w of this.roundWaiters.splice(0)) w();
       }
     } catch (err) {
