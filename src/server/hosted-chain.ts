@@ -150,6 +150,8 @@ export class HostedChain {
         if (this.subscribers.get(member) !== sub || sub.wire.isClosed) return;
         if (this.chain.generation !== generation) return;
         await take(events);
+        // The read memory behind these events is reused for the next batch: they leave now.
+        if (batch.length > 0) await flush();
         at += events.length;
       }
     }

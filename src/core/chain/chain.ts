@@ -300,19 +300,20 @@ export class Chain {
   /**
    * The bytes of events from ordinal `from` on (before `to`), read sequentially in the log's own
    * batches: far cheaper than one read per event for streaming history to a peer. They are views
-   * into the replay's own read buffers (fresh for each chunk), so safe to keep without a copy. Stops
-   * early where the log's order and the view's ordinals part (they agree unless events were
-   * parked during an unsealed replay); the caller reads the rest one by one.
+   * into the replay's read buffers, which are reused: a batch's bytes are valid only until the
+   * next batch is asked for (copy or send them first). Stops early where the log's order and the
+   * view's ordinals part (they agree unless events were parked during an unsealed replay); the
+   * caller reads the rest one by one.
    */
   async *historyBatches(from: number, to: number): AsyncIterable<Uint8Array[]> {
     let ordinal = 0;
-    for await (const batch of this.log.replay()) {
+    // CRCs, not the seal: the peer recomputes every id from the bytes it receives.
+    for await (const batch of this.log.replay({ checks: 'crc', transient: true })) {
       const out: Uint8Array[] = [];
       for (const { bytes, pos } of batch.events) {
         if (ordinal >= to) break;
         if (ordinal >= from) {
-          const at = this.view.position(ordinal);
-          if (at.segment !== pos.segment || at.offset !== pos.offset) {
+          if (!this.view.isAt(ordinal, pos)) {
             if (out.length > 0) yield out;
             return;
           }

@@ -68,6 +68,11 @@ export class ChainView {
     return { segment: this.segments[ordinal] as SegmentNo, offset: this.offsets[ordinal]! };
   }
 
+  /** Whether the event at `ordinal` is the record at `pos` (no position object made). */
+  isAt(ordinal: number, pos: LogPosition): boolean {
+    return this.segments[ordinal] === pos.segment && this.offsets[ordinal] === pos.offset;
+  }
+
   timeOf(ordinal: number): number {
     return this.times[ordinal]!;
   }

@@ -19,9 +19,9 @@ export class FileSegment implements SegmentFile {
     return new FileSegment(path, await open(path, writable ? 'r+' : 'r'), stats);
   }
 
-  async read(offset: number, length: number): Promise<Buffer> {
+  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     this.check();
-    const buf = Buffer.allocUnsafe(length);
+    const buf = into && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
     let got = 0;
     while (got < length) {
       const { bytesRead } = await this.fh.read(buf, got, length - got, offset + got);

@@ -6,7 +6,7 @@ import { MAX_PAYLOAD, splitSegmentNo } from './format.js';
 import { Generation } from './generation.js';
 import { replayGeneration } from './replay.js';
 import type { MutableStats, SegmentStore } from './store.js';
-import type { LogHeader, LogPosition, RedoLog, ReplayBatch } from './types.js';
+import type { LogHeader, LogPosition, RedoLog, ReplayBatch, ReplayOptions } from './types.js';
 
 export class LogImpl implements RedoLog {
   /** The generation before a running compaction: positions in it stay readable until the swap. */
@@ -53,10 +53,11 @@ export class LogImpl implements RedoLog {
   }
 
   /** Covers what was appended when the iteration starts (it flushes first). */
-  async *replay(): AsyncGenerator<ReplayBatch> {
+  async *replay(opts?: ReplayOptions): AsyncGenerator<ReplayBatch> {
     this.checkOpen();
     await this.live.flush(false);
-    yield* replayGeneration(this.live, this.config.chainKeyBytes, this.config.sealKey);
+    const sealKey = opts?.checks === 'crc' ? undefined : this.config.sealKey;
+    yield* replayGeneration(this.live, this.config.chainKeyBytes, sealKey, opts?.transient === true && !sealKey);
   }
 
   async rotate(): Promise<void> {

@@ -4,7 +4,7 @@
 import { LogCorruptError } from '../errors.js';
 import { EVENT, RECORD_OVERHEAD, crcMatches } from './format.js';
 import type { Generation, SegState } from './generation.js';
-import { ChunkReader, type Piece } from './chunks.js';
+import { ChunkPool, ChunkReader, type Piece } from './chunks.js';
 import { walk, type Visitor } from './scan.js';
 import { firstBase } from './seal.js';
 import type { LogPosition, ReplayBatch, SegmentNo } from './types.js';
@@ -15,13 +15,15 @@ const SEAL_WINDOW = 72 * 1024 * 1024;
 
 type Item = { readonly bytes: Uint8Array; readonly pos: LogPosition };
 
-export async function* replayGeneration(gen: Generation, chainKey: Buffer, sealKey: Uint8Array | undefined): AsyncGenerator<ReplayBatch> {
+/** `transient` (only without a seal key, which holds events back): batches live until the next is asked for. */
+export async function* replayGeneration(gen: Generation, chainKey: Buffer, sealKey: Uint8Array | undefined, transient = false): AsyncGenerator<ReplayBatch> {
   const verifier = new Verifier(sealKey, firstBase(gen.gen, gen.header.cutOff, chainKey));
   const replay = new Replay(verifier, sealKey !== undefined);
+  const pool = transient && !sealKey ? new ChunkPool() : undefined;
   const segments = gen.snapshot();
   for (const { seg, end } of segments) {
     replay.startSegment(seg);
-    const chunks = new ChunkReader(seg.file!, gen.headerLength, end);
+    const chunks = new ChunkReader(seg.file!, gen.headerLength, end, pool);
     for (let piece = await chunks.next(); piece; piece = await chunks.next()) {
       chunks.done(replay.chunk(piece, end - piece.offset));
       yield* replay.drain();

@@ -12,9 +12,10 @@ export interface SegmentFile {
   readonly name: string;
   /**
    * Up to `length` bytes from `offset`: fewer only at the end of the data, or (in memory) at the
-   * end of a written batch, which always ends on a record boundary.
+   * end of a written batch, which always ends on a record boundary. With `into` (at least `length`
+   * bytes), files read into it and return a view of it: no new memory per read.
    */
-  read(offset: number, length: number): Promise<Buffer>;
+  read(offset: number, length: number, into?: Buffer): Promise<Buffer>;
   /** Writes `parts` back to back at `offset`, the end of the data. */
   write(offset: number, parts: Buffer[]): Promise<void>;
   /** fdatasync. */

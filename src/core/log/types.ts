@@ -30,6 +30,11 @@ export interface LogStats {
   readonly syncs: number;
 }
 
+export interface ReplayOptions {
+  readonly checks?: 'seal' | 'crc';
+  readonly transient?: boolean;
+}
+
 export interface RedoLog {
   readonly header: LogHeader;
   /** Events in the log (current generation). */
@@ -46,9 +51,13 @@ export interface RedoLog {
   /**
    * Every event of the log, in order, as it is when the iteration starts (queued events are
    * flushed first). Checks every record: LogCorruptError names the damaged one. A compaction that
-   * completes meanwhile ends it with ClosedError.
+   * completes meanwhile ends it with ClosedError. With `checks: 'crc'` a log with a seal key is read
+   * as one without: each record's CRC is checked and no seal (every batch is unsealed), half the
+   * cost of the seal chain's hash, for readers that do not trust ids (streaming to a peer). With
+   * `transient` (and no seal checked, which holds events back across reads), a batch's bytes are
+   * valid only until the next batch is asked for: the reads reuse their memory.
    */
-  replay(): AsyncIterable<ReplayBatch>;
+  replay(opts?: ReplayOptions): AsyncIterable<ReplayBatch>;
   /** Closes the current segment (fdatasync) and starts the next. */
   rotate(): Promise<void>;
   /**
