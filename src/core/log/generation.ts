@@ -19,8 +19,14 @@ import { WriteBuffer } from './write-buffer.js';
 
 /** A compaction writes its events in batches of about this many bytes. */
 const BULK_BATCH = 8 * 1024 * 1024;
-/** read() reads this much first and most events fit. */
+/**
+ * read() reads this much first, or as much as the last record it read took, up to the cap: a file
+ * read is a round trip through libuv's thread pool, and atefs reads its 128 KiB chunks in a row.
+ */
 const SPECULATIVE_READ = 4096;
+const MAX_SPECULATIVE_READ = 1024 * 1024;
+/** A read that got this much more than its record is copied out, so the rest is not kept alive. */
+const KEEP_SLACK = 4096;
 
 export interface SegState {
   readonly seq: number;
@@ -72,6 +78,8 @@ export class Generation implements LayoutSink, CommitTarget {
   private readonly ready: Promise<void>;
   /** The highest segment whose file exists; -1 before the first. */
   private fileSeq: number;
+  /** How much read() asks for first (the size of the last record it read). */
+  private readAhead = SPECULATIVE_READ;
   private failure: AteError | undefined;
 
   constructor(init: GenerationInit) {
@@ -146,7 +154,7 @@ export class Generation implements LayoutSink, CommitTarget {
     }
     const file = seg.file!;
     const room = seg.written - offset;
-    let rec = await file.read(offset, Math.min(SPECULATIVE_READ, room));
+    let rec = await file.read(offset, Math.min(this.readAhead, room));
     const len = rec.length >= 5 ? rec.readUInt32BE(0) : 0;
     const problem = rec.length < RECORD_OVERHEAD ? 'record shorter than its framing' : headProblem(len, rec[4]);
     if (problem) throw new LogCorruptError(file.name, offset, problem);
@@ -154,7 +162,9 @@ export class Generation implements LayoutSink, CommitTarget {
     if (len + RECORD_OVERHEAD > rec.length) rec = await file.read(offset, len + RECORD_OVERHEAD);
     if (!crcMatches(rec, 0, len)) throw new LogCorruptError(file.name, offset, 'record checksum mismatch');
     if (rec[4] !== EVENT) throw noRecord(seq, offset);
-    return Buffer.from(rec.subarray(5, 5 + len));
+    this.readAhead = Math.min(MAX_SPECULATIVE_READ, Math.max(SPECULATIVE_READ, len + RECORD_OVERHEAD));
+    const payload = rec.subarray(5, 5 + len);
+    return rec.length - len - RECORD_OVERHEAD > KEEP_SLACK ? Buffer.from(payload) : payload;
   }
 
   /**

@@ -161,6 +161,21 @@ test('file: empty and large events round trip, oversized ones are refused', () =
     await log.close();
   }));
 
+test('file: read() of records of changing sizes, in and out of order (its first read follows the last size)', () =>
+  withDir(async (dir) => {
+    const path = join(dir, 'log');
+    let log = await openFileLog(path, { chainKey: CHAIN });
+    const sizes = [10, 131_072, 131_072, 300, 2_000_000, 5, 131_072, 70_000, 1];
+    const events = sizes.map((n, i) => Buffer.alloc(n, i + 1));
+    const positions = events.map((e) => log.append(e));
+    await log.close();
+    log = await openFileLog(path, { chainKey: CHAIN });
+    for (const order of [[0, 1, 2, 3, 4, 5, 6, 7, 8], [8, 4, 5, 1, 0, 7, 2, 6, 3]]) {
+      for (const i of order) assert.deepEqual(Buffer.from(await log.read(positions[i]!)), events[i], `event ${i}`);
+    }
+    await log.close();
+  }));
+
 test('file: records cut by a read-chunk boundary at any byte of their framing replay whole', () =>
   withDir(async (dir) => {
     const chunk = 4 * 1024 * 1024;
