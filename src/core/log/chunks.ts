@@ -18,9 +18,7 @@ export interface Piece {
 }
 
 /** Chunk buffers free for reuse, shared by the readers of one replay. */
-export class ChunkPool {
-  readonly spare: Buffer[] = [];
-}
+export type ChunkPool = Buffer[];
 
 export class ChunkReader {
   /** Where the next raw read starts. */
@@ -98,7 +96,7 @@ export class ChunkReader {
     if (buf.length === 0) throw new LogCorruptError(this.file.name, offset, 'segment is shorter than expected');
     this.pos += buf.length;
     if (this.pool) {
-      if (recycle && this.currentMemory) this.pool.spare.push(this.currentMemory);
+      if (recycle && this.currentMemory) this.pool.push(this.currentMemory);
       this.currentMemory = this.aheadMemory;
     }
     this.ahead = this.readAhead();
@@ -108,7 +106,7 @@ export class ChunkReader {
   private readAhead(): Promise<Buffer> | undefined {
     if (this.pos >= this.end) return undefined;
     const length = Math.min(CHUNK, this.end - this.pos);
-    const into = this.pool ? (this.pool.spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK)) : undefined;
+    const into = this.pool ? (this.pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK)) : undefined;
     this.aheadMemory = into;
     const p = this.file.read(this.pos, length, into);
     p.catch(() => undefined); // awaited by next(), or dropped with the reader

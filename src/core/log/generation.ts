@@ -25,7 +25,7 @@ const BULK_BATCH = 8 * 1024 * 1024;
  */
 const SPECULATIVE_READ = 4096;
 const MAX_SPECULATIVE_READ = 1024 * 1024;
-/** A read that got this much more than its record is copied out, so the rest is not kept alive. */
+/** A read that got more than an eighth (or 4 KiB) beyond its record is copied out, so the rest is not kept alive. */
 const KEEP_SLACK = 4096;
 
 export interface SegState {
@@ -79,7 +79,7 @@ export class Generation implements LayoutSink, CommitTarget {
   /** The highest segment whose file exists; -1 before the first. */
   private fileSeq: number;
   /** How much read() asks for first (the size of the last record it read). */
-  private readAhead = SPECULATIVE_READ;
+  private firstRead = SPECULATIVE_READ;
   private failure: AteError | undefined;
 
   constructor(init: GenerationInit) {
@@ -154,7 +154,7 @@ export class Generation implements LayoutSink, CommitTarget {
     }
     const file = seg.file!;
     const room = seg.written - offset;
-    let rec = await file.read(offset, Math.min(this.readAhead, room));
+    let rec = await file.read(offset, Math.min(this.firstRead, room));
     const len = rec.length >= 5 ? rec.readUInt32BE(0) : 0;
     const problem = rec.length < RECORD_OVERHEAD ? 'record shorter than its framing' : headProblem(len, rec[4]);
     if (problem) throw new LogCorruptError(file.name, offset, problem);
@@ -162,9 +162,10 @@ export class Generation implements LayoutSink, CommitTarget {
     if (len + RECORD_OVERHEAD > rec.length) rec = await file.read(offset, len + RECORD_OVERHEAD);
     if (!crcMatches(rec, 0, len)) throw new LogCorruptError(file.name, offset, 'record checksum mismatch');
     if (rec[4] !== EVENT) throw noRecord(seq, offset);
-    this.readAhead = Math.min(MAX_SPECULATIVE_READ, Math.max(SPECULATIVE_READ, len + RECORD_OVERHEAD));
+    this.firstRead = Math.min(MAX_SPECULATIVE_READ, Math.max(SPECULATIVE_READ, len + RECORD_OVERHEAD));
     const payload = rec.subarray(5, 5 + len);
-    return rec.length - len - RECORD_OVERHEAD > KEEP_SLACK ? Buffer.from(payload) : payload;
+    const slack = rec.length - len - RECORD_OVERHEAD;
+    return slack > Math.min(KEEP_SLACK, len >> 3) ? Buffer.from(payload) : payload;
   }
 
   /**

@@ -57,7 +57,7 @@ export class LogImpl implements RedoLog {
     this.checkOpen();
     await this.live.flush(false);
     const sealKey = opts?.checks === 'crc' ? undefined : this.config.sealKey;
-    yield* replayGeneration(this.live, this.config.chainKeyBytes, sealKey, opts?.transient === true && !sealKey);
+    yield* replayGeneration(this.live, this.config.chainKeyBytes, sealKey, opts?.transient === true);
   }
 
   async rotate(): Promise<void> {

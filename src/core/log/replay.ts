@@ -4,7 +4,7 @@
 import { LogCorruptError } from '../errors.js';
 import { EVENT, RECORD_OVERHEAD, crcMatches } from './format.js';
 import type { Generation, SegState } from './generation.js';
-import { ChunkPool, ChunkReader, type Piece } from './chunks.js';
+import { ChunkReader, type ChunkPool, type Piece } from './chunks.js';
 import { walk, type Visitor } from './scan.js';
 import { firstBase } from './seal.js';
 import type { LogPosition, ReplayBatch, SegmentNo } from './types.js';
@@ -19,7 +19,7 @@ type Item = { readonly bytes: Uint8Array; readonly pos: LogPosition };
 export async function* replayGeneration(gen: Generation, chainKey: Buffer, sealKey: Uint8Array | undefined, transient = false): AsyncGenerator<ReplayBatch> {
   const verifier = new Verifier(sealKey, firstBase(gen.gen, gen.header.cutOff, chainKey));
   const replay = new Replay(verifier, sealKey !== undefined);
-  const pool = transient && !sealKey ? new ChunkPool() : undefined;
+  const pool: ChunkPool | undefined = transient && !sealKey ? [] : undefined;
   const segments = gen.snapshot();
   for (const { seg, end } of segments) {
     replay.startSegment(seg);

@@ -1,7 +1,7 @@
 // Reading records: a synchronous walk over one buffer (no await, no per-record allocation), and the
 // open-time checks built on it.
 import { LogCorruptError } from '../errors.js';
-import { CHUNK, ChunkPool, ChunkReader } from './chunks.js';
+import { CHUNK, ChunkReader } from './chunks.js';
 import { EVENT, MAX_PAYLOAD, RECORD_OVERHEAD, crcMatches, headProblem } from './format.js';
 import type { SealChain } from './seal.js';
 import type { SegmentFile } from './store.js';
@@ -86,7 +86,7 @@ class Index implements Visitor {
 export async function scanAppender(file: SegmentFile, from: number, end: number): Promise<Appender> {
   const index = new Index();
   // Only offsets are kept: the chunks can be read into recycled memory.
-  const chunks = new ChunkReader(file, from, end, new ChunkPool());
+  const chunks = new ChunkReader(file, from, end, []);
   let stop = end;
   let reason = '';
   for (let piece = await chunks.next(); piece; piece = await chunks.next()) {
