@@ -9,12 +9,18 @@
 //   used, libfuse's .fuse_hidden rename is handled by the Volume instead;
 // - getxattr/listxattr hide the caller's buffer size from ops: overridden here to answer ERANGE.
 import Fuse from 'fuse-native';
+import { detach } from './detach.js';
 import { ERANGE, errnoOf, isUnexpected } from './errno.js';
 import type { Stat, Volume } from './volume.js';
 
 type Cb = (...args: unknown[]) => void;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Op = (...args: any[]) => void;
+
+// fuse-native's unmount (its _close) calls this static; its own can hang forever (see detach.ts).
+Fuse.unmount = (mnt, cb) => {
+  detach(mnt).then(() => cb(null), cb);
+};
 
 /** Extra libfuse options: fuse-native has no setting for them. */
 export class AteFuse extends Fuse {

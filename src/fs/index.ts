@@ -6,10 +6,10 @@
 //
 // The model (see model.ts): inodes, directory entries and file chunks are objects under one
 // anchor whose readers are `rootReaders`, so everything is encrypted for the vault's key.
-import { execFile } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { type AteSession, type Chain, ConfigError, type PublicSignKey, type ReaderKey } from '../core/index.js';
+import { detach } from './detach.js';
 import { AteFuse, makeOps, reporter } from './fuse.js';
 import { Volume } from './volume.js';
 
@@ -57,15 +57,6 @@ const CACHE_TIMEOUT_S = 1;
 /** A request the filesystem has not answered after this long fails with ETIMEDOUT. */
 const OP_TIMEOUT_MS = 300_000;
 
-function run(file: string, args: string[]): Promise<{ code: number; stderr: string }> {
-  return new Promise((done) => {
-    execFile(file, args, { timeout: 30_000 }, (err, _stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
-      done({ code, stderr: String(stderr) });
-    });
-  });
-}
-
 /** Checks the mount point (and clears a stale mount a killed process left) before mounting. */
 async function checkMountPoint(mnt: string, nonEmpty: boolean): Promise<void> {
   let st;
@@ -75,7 +66,9 @@ async function checkMountPoint(mnt: string, nonEmpty: boolean): Promise<void> {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOTCONN' || code === 'ECONNABORTED') {
       // A FUSE mount whose process died: detach it, then look again.
-      await run('fusermount', ['-uz', mnt]);
+      await detach(mnt).catch((err: unknown) => {
+        throw new ConfigError(`${mnt} is a dead FUSE mount and detaching it failed (${(err as Error).message}); try: fusermount -uz ${mnt}`);
+      });
       return checkMountPoint(mnt, nonEmpty);
     }
     if (code === 'ENOENT') throw new ConfigError(`mount point ${mnt} does not exist; create it (mkdir -p ${mnt}) and mount again`);

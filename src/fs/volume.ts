@@ -12,6 +12,7 @@
 import { randomInt } from 'node:crypto';
 import { statfs as statfsAsync } from 'node:fs/promises';
 import { freemem, totalmem } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type AteSession,
   type Chain,
@@ -106,6 +107,8 @@ const DIR_PATHS_MAX = 65536;
 const DIR_LOAD_BATCH = 512;
 /** libfuse renames a file unlinked while open to this (unless hard_remove), then unlinks it at its last close. */
 const HIDDEN_NAME = /^\.fuse_hidden[0-9a-f]{16}$/;
+/** close(2) returns before the kernel sends RELEASE, so rmdir waits this long for a just-closed hidden file to go. */
+const RELEASE_GRACE_MS = 1000;
 
 let generations = 0;
 const nextGen = (): number => ++generations;
@@ -952,6 +955,8 @@ export class Volume {
   }
 
   async rmdir(path: string): Promise<void> {
+    const prefix = `${path.replace(/\/+$/, '')}/`;
+    await this.hiddenGoneUnder(prefix);
     await this.mutate(async (tx) => {
       const { dir, name, entries } = await this.parentOf(path);
       const e = entries.get(name);
@@ -961,8 +966,7 @@ export class Volume {
       if (this.chain.view.childrenOf(node.key, DENTRIES).size > 0) fail(ENOTEMPTY);
       // A file unlinked while open still lives here under libfuse's hidden name; libfuse would
       // lose its path and fuse-native would get a NULL path at its release.
-      const prefix = `${path.replace(/\/+$/, '')}/`;
-      for (const p of this.hidden.keys()) if (p.startsWith(prefix)) fail(EBUSY);
+      if (this.hasHiddenUnder(prefix)) fail(EBUSY);
       const now = Date.now();
       tx.deleteDentry(dir, name);
       tx.deleteInode(node);
@@ -972,6 +976,16 @@ export class Volume {
         dir.dirGen++;
       });
     });
+  }
+
+  private hasHiddenUnder(prefix: string): boolean {
+    for (const p of this.hidden.keys()) if (p.startsWith(prefix)) return true;
+    return false;
+  }
+
+  private async hiddenGoneUnder(prefix: string): Promise<void> {
+    const deadline = Date.now() + RELEASE_GRACE_MS;
+    while (this.hasHiddenUnder(prefix) && Date.now() < deadline) await sleep(5);
   }
 
   async rename(from: string, to: string): Promise<void> {

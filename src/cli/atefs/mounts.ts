@@ -1,51 +1,14 @@
 // The mount table, mount point checks and fusermount. Everything here is asynchronous: it also runs
 // inside the process that serves the FUSE mount, where a synchronous call on the mount deadlocks.
 import { execFile } from 'node:child_process';
-import { readFile, readdir, realpath, stat, writeFile } from 'node:fs/promises';
+import { readdir, realpath, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { isFuse, mountAt } from '../../fs/mount-table.js';
 import { CliError } from '../run.js';
 import { absolute, shown } from './paths.js';
 
 const execFileAsync = promisify(execFile);
-
-export interface MountEntry {
-  readonly mountPoint: string;
-  readonly fsType: string;
-  readonly source: string;
-  /** The device's major:minor, which names its backing device info in /sys/class/bdi. */
-  readonly device: string;
-}
-
-/** Undoes the octal escapes of /proc/self/mountinfo (\040 space, \011 tab, \012 newline, \134 backslash). */
-const unescape = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-
-export function parseMountInfo(text: string): MountEntry[] {
-  const out: MountEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    const [left, right] = line.split(' - ');
-    const f = left?.split(' ') ?? [];
-    const r = right?.split(' ') ?? [];
-    if (f.length < 5 || r.length < 2) continue;
-    out.push({ mountPoint: unescape(f[4]!), fsType: r[0]!, source: unescape(r[1]!), device: f[2]! });
-  }
-  return out;
-}
-
-export async function mountTable(): Promise<MountEntry[]> {
-  try {
-    return parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
-  } catch {
-    return [];
-  }
-}
-
-/** The (last, so topmost) mount at exactly this path. */
-export async function mountAt(path: string): Promise<MountEntry | undefined> {
-  const all = (await mountTable()).filter((m) => m.mountPoint === path);
-  return all[all.length - 1];
-}
 
 /** Read-ahead of a mount, in KiB: the kernel gives a FUSE mount 128 KiB, one chunk at a time. */
 const READ_AHEAD_KB = 1024;
@@ -62,8 +25,6 @@ export async function raiseReadAhead(mountPoint: string): Promise<void> {
   // Not root, or no sysfs: reads work the same, with the default read-ahead.
   await writeFile(`/sys/class/bdi/${m.device}/read_ahead_kb`, String(READ_AHEAD_KB)).catch(() => undefined);
 }
-
-export const isFuse = (m: MountEntry): boolean => m.fsType === 'fuse' || m.fsType.startsWith('fuse.');
 
 /**
  * The canonical absolute path of a mount point. A dead FUSE mount cannot be stat'ed (ENOTCONN),

@@ -1,7 +1,8 @@
 // `atefs umount <dir>`: asks the atefs serving the mount (foreground or daemon) to flush and exit,
 // and waits until it has; a mount whose process is gone is removed with fusermount.
 import { CliError } from '../run.js';
-import { canonicalMountPoint, fusermount, isFuse, isStaleMount, mountAt, waitFor } from './mounts.js';
+import { isFuse, mountAt } from '../../fs/mount-table.js';
+import { canonicalMountPoint, fusermount, isStaleMount, waitFor } from './mounts.js';
 import { ateDataDir, checkPathText, shown } from './paths.js';
 import { isAtefsAlive, readRecord, recordPaths, removeFile } from './registry.js';
 
