@@ -75,7 +75,12 @@ export class RemoteChain implements RemotePipe {
   ) {
     this.recovery = opts.recovery ?? 'readonly-async';
     this.home = homeOf(key, servers);
-    this.saver = new StateSaver(statePath, () => this.snapshot(), (err) => this.warn(`cannot save the replica's sync state: ${(err as Error).message}`));
+    this.saver = new StateSaver(
+      statePath,
+      () => this.snapshot(),
+      async () => this.chainOpen?.flush(true),
+      (err) => this.warn(`cannot save the replica's sync state: ${(err as Error).message}`),
+    );
   }
 
   /**

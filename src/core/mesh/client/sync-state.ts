@@ -51,6 +51,12 @@ export class StateSaver {
   constructor(
     private readonly path: string | undefined,
     private readonly current: () => SyncState | undefined,
+    /**
+     * Makes the replica durable up to what the state taken before it claims. A state saved ahead
+     * of its log would, after a power loss, skip events the log lost: never streamed again
+     * (`next`) or never uploaded (`mark`, counted in ordinals that new events then reuse).
+     */
+    private readonly durable: () => Promise<void>,
     private readonly onError: (err: unknown) => void,
   ) {}
 
@@ -76,7 +82,8 @@ export class StateSaver {
     this.wanted = false;
     this.lastStart = Date.now();
     const s = this.current();
-    this.running = (s ? saveSyncState(this.path!, s).catch(this.onError) : Promise.resolve()).then(() => {
+    const saving = s ? this.durable().then(() => saveSyncState(this.path!, s)) : Promise.resolve();
+    this.running = saving.catch(this.onError).then(() => {
       this.running = undefined;
       if (this.wanted) this.save();
     });
