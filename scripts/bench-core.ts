@@ -5,7 +5,6 @@
 import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import Hypercore from 'hypercore';
 import {
   ChainBuilder,
@@ -18,17 +17,16 @@ import {
   publicSignKey,
   userSession,
 } from '../src/core/index.js';
+import { positive, scriptArgs } from './args.js';
 
-const { values } = parseArgs({
-  options: {
-    events: { type: 'string', default: '1000000' },
-    dir: { type: 'string' },
-    skip: { type: 'string', default: '' },
-    rounds: { type: 'string', default: '10' },
-  },
+const values = scriptArgs('node dist/scripts/bench-core.js [--events 1000000] [--rounds 10] [--dir /tmp/...] [--skip append,durable,reopen,hypercore]', {
+  events: { type: 'string', default: '1000000' },
+  dir: { type: 'string' },
+  skip: { type: 'string', default: '' },
+  rounds: { type: 'string', default: '10' },
 });
-const TOTAL = Number(values.events);
-const ROUNDS = Number(values.rounds);
+const TOTAL = positive('events', values.events);
+const ROUNDS = positive('rounds', values.rounds);
 const BATCH = 100;
 const PAYLOAD = 1024;
 const skip = new Set(values.skip!.split(',').filter(Boolean));

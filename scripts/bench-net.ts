@@ -26,7 +26,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { type NatsConnection, StorageType, connect as natsConnect } from 'nats';
 import {
   ChainBuilder,
@@ -38,9 +37,11 @@ import {
   connect,
   userSession,
 } from '../src/core/index.js';
+import { positive, scriptArgs } from './args.js';
 
-const { values } = parseArgs({
-  options: {
+const values = scriptArgs(
+  'node dist/scripts/bench-net.js [--duration 10] [--events 1000000] [--clients 8] [--rate 5000] [--skip tput,latency,catchup,dio,raw,nats] [--prof-dir DIR]',
+  {
     duration: { type: 'string', default: '10' },
     events: { type: 'string', default: '1000000' },
     clients: { type: 'string', default: '8' },
@@ -49,7 +50,7 @@ const { values } = parseArgs({
     'prof-dir': { type: 'string' },
     worker: { type: 'string' },
   },
-});
+);
 
 const BATCH = 50;
 const PAYLOAD = 1024;
@@ -441,10 +442,10 @@ function percentile(p: Phase, q: number): number {
 }
 
 async function main(): Promise<void> {
-  const seconds = Number(values.duration);
-  const events = Number(values.events);
-  const clients = Number(values.clients);
-  const rate = Number(values.rate);
+  const seconds = positive('duration', values.duration);
+  const events = positive('events', values.events);
+  const clients = positive('clients', values.clients);
+  const rate = positive('rate', values.rate);
   const skip = new Set(values.skip!.split(',').filter(Boolean));
   const dir = await mkdtemp(join(tmpdir(), 'bench-net-'));
   const load = loadavg()[0]!.toFixed(1);
