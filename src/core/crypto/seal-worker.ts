@@ -17,6 +17,8 @@ export interface SealReply {
   readonly id: number;
   /** Sealed items back to back; item i is lengths[i] + SEAL_OVERHEAD bytes. */
   readonly sealed: Uint8Array;
+  /** The request's plaintext memory, handed back for the next request. */
+  readonly spare: ArrayBuffer;
 }
 
 const port = parentPort;
@@ -32,6 +34,7 @@ port.on('message', (req: SealRequest) => {
     from += n;
     to += n + SEAL_OVERHEAD;
   });
-  const reply: SealReply = { id: req.id, sealed };
-  port.postMessage(reply, [sealed.buffer]);
+  const spare = req.plain.buffer as ArrayBuffer;
+  const reply: SealReply = { id: req.id, sealed, spare };
+  port.postMessage(reply, [sealed.buffer as ArrayBuffer, spare]);
 });
