@@ -5,6 +5,8 @@
 // and the unmount hangs forever. So the mount table is watched as well: the mount being gone is
 // what the caller waits for.
 import { execFile } from 'node:child_process';
+import { realpath } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { mountAt } from './mount-table.js';
 
@@ -12,18 +14,24 @@ const POLL_MS = 50;
 /** fusermount is killed (and its failure reported) after this long. */
 const FUSERMOUNT_TIMEOUT_MS = 30_000;
 
-/** Lazily detaches the mount at `mnt`; rejects with fusermount's error line when the mount stays. */
+/**
+ * Lazily detaches the mount at `mnt` (nothing to do when none is there); rejects with fusermount's
+ * error line when the mount stays.
+ */
 export async function detach(mnt: string): Promise<void> {
-  // A path the table spells differently (a symlink on the way) is only ever waited on through the child.
-  const listed = (await mountAt(mnt)) !== undefined;
+  // As the table spells it: symlinks resolved, through the parent (a dead mount cannot be stat'ed).
+  const path = join(await realpath(dirname(mnt)).catch(() => dirname(mnt)), basename(mnt));
+  if (!(await mountAt(path))) return;
   let exited: { error?: Error } | undefined;
   execFile('fusermount', ['-uz', mnt], { timeout: FUSERMOUNT_TIMEOUT_MS }, (err, _stdout, stderr) => {
-    exited = err ? { error: new Error(String(stderr).trim().split('\n').pop() || err.message) } : {};
+    if (!err) exited = {};
+    else if ((err as NodeJS.ErrnoException).code === 'ENOENT') exited = { error: new Error('fusermount is not installed (Debian: apt-get install fuse)') };
+    else exited = { error: new Error(String(stderr).trim().split('\n').pop() || err.message) };
   });
   const deadline = Date.now() + FUSERMOUNT_TIMEOUT_MS;
   for (;;) {
     if (exited && !exited.error) return;
-    if (listed && !(await mountAt(mnt))) return;
+    if (!(await mountAt(path))) return;
     if (exited?.error) throw exited.error;
     if (Date.now() > deadline) throw new Error(`fusermount -uz ${mnt} did not finish in ${FUSERMOUNT_TIMEOUT_MS / 1000} s`);
     await sleep(POLL_MS);
