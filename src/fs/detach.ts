@@ -5,10 +5,8 @@
 // and the unmount hangs forever. So the mount table is watched as well: the mount being gone is
 // what the caller waits for.
 import { execFile } from 'node:child_process';
-import { realpath } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { mountAt } from './mount-table.js';
+import { mountAt, throughParent } from './mount-table.js';
 
 const POLL_MS = 50;
 /** fusermount is killed (and its failure reported) after this long. */
@@ -19,8 +17,7 @@ const FUSERMOUNT_TIMEOUT_MS = 30_000;
  * error line when the mount stays.
  */
 export async function detach(mnt: string): Promise<void> {
-  // As the table spells it: symlinks resolved, through the parent (a dead mount cannot be stat'ed).
-  const path = join(await realpath(dirname(mnt)).catch(() => dirname(mnt)), basename(mnt));
+  const path = await throughParent(mnt);
   if (!(await mountAt(path))) return;
   let exited: { error?: Error } | undefined;
   execFile('fusermount', ['-uz', mnt], { timeout: FUSERMOUNT_TIMEOUT_MS }, (err, _stdout, stderr) => {

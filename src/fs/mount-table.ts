@@ -1,6 +1,7 @@
 // The kernel's mount table (/proc/self/mountinfo), read asynchronously: it is also read inside the
 // process that serves a FUSE mount.
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 
 export interface MountEntry {
   readonly mountPoint: string;
@@ -41,3 +42,15 @@ export async function mountAt(path: string): Promise<MountEntry | undefined> {
 }
 
 export const isFuse = (m: MountEntry): boolean => m.fsType === 'fuse' || m.fsType.startsWith('fuse.');
+
+/**
+ * An absolute path as the table spells it, with the symlinks of its parent resolved: the path
+ * itself is not stat'ed (a dead FUSE mount answers ENOTCONN, a live one would ask its own server).
+ */
+export async function throughParent(abs: string): Promise<string> {
+  try {
+    return join(await realpath(dirname(abs)), basename(abs));
+  } catch {
+    return abs;
+  }
+}

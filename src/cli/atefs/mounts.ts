@@ -2,9 +2,9 @@
 // inside the process that serves the FUSE mount, where a synchronous call on the mount deadlocks.
 import { execFile } from 'node:child_process';
 import { readdir, realpath, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { isFuse, mountAt } from '../../fs/mount-table.js';
+import { detach } from '../../fs/detach.js';
+import { isFuse, mountAt, throughParent } from '../../fs/mount-table.js';
 import { CliError } from '../run.js';
 import { absolute, shown } from './paths.js';
 
@@ -35,11 +35,7 @@ export async function canonicalMountPoint(p: string): Promise<string> {
   try {
     return await realpath(abs);
   } catch {
-    try {
-      return join(await realpath(dirname(abs)), basename(abs));
-    } catch {
-      return abs;
-    }
+    return throughParent(abs);
   }
 }
 
@@ -69,10 +65,9 @@ export async function isStaleMount(path: string): Promise<boolean> {
 
 /** Detaches a dead FUSE mount (lazily, so that nothing that still holds it blocks the cleanup). */
 export async function cleanStaleMount(path: string): Promise<void> {
-  const failure = await fusermount(['-uz', path]);
-  if (failure && (await isStaleMount(path))) {
-    throw new CliError(`${shown(path)} is a dead mount left by a killed atefs, and removing it failed (${failure}); try: fusermount -uz ${path}`);
-  }
+  await detach(path).catch((err: unknown) => {
+    throw new CliError(`${shown(path)} is a dead mount left by a killed atefs, and removing it failed (${(err as Error).message}); try: fusermount -uz ${path}`);
+  });
 }
 
 /** Polls `check` every `everyMs` until it is true or `timeoutMs` passes; whether it became true. */

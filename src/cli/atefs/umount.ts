@@ -1,6 +1,7 @@
 // `atefs umount <dir>`: asks the atefs serving the mount (foreground or daemon) to flush and exit,
 // and waits until it has; a mount whose process is gone is removed with fusermount.
 import { CliError } from '../run.js';
+import { detach } from '../../fs/detach.js';
 import { isFuse, mountAt } from '../../fs/mount-table.js';
 import { canonicalMountPoint, fusermount, isStaleMount, waitFor } from './mounts.js';
 import { ateDataDir, checkPathText, shown } from './paths.js';
@@ -32,7 +33,7 @@ export async function umount(path: string, waitS = 120): Promise<number> {
     const left = await mountAt(mountPoint);
     if (left && isFuse(left)) {
       // It died without unmounting (killed while flushing): remove what it left.
-      await fusermount(['-uz', mountPoint]);
+      await detach(mountPoint).catch(() => undefined);
       console.error(`atefs: atefs (pid ${pid}) ended without unmounting ${shown(mountPoint)}; removed the mount`);
       return 1;
     }
@@ -47,7 +48,7 @@ export async function umount(path: string, waitS = 120): Promise<number> {
   if (!isFuse(entry)) throw new CliError(`${shown(mountPoint)} is not an atefs mount (it is ${entry.fsType}); use umount(8)`);
   const stale = await isStaleMount(mountPoint);
   let failure = await fusermount(['-u', mountPoint]);
-  if (failure && stale) failure = await fusermount(['-uz', mountPoint]);
+  if (failure && stale) failure = await detach(mountPoint).then(() => undefined, (err: unknown) => (err as Error).message);
   if (failure) throw new CliError(`cannot unmount ${shown(mountPoint)}: ${failure}`);
   if (stale) console.log(`atefs: removed the dead mount at ${shown(mountPoint)} (the atefs serving it had been killed)`);
   else {
