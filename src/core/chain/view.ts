@@ -8,6 +8,7 @@ import type { CollectionId, PrimaryKey } from '../event/ids.js';
 import type { Authorization, ParentRef } from '../event/metadata.js';
 import type { ViewFields } from '../event/encoding.js';
 import { IdIndex } from './id-index.js';
+import { type KeyCollection, KeyMap, KeySet } from './key-table.js';
 
 // Ordinals rather than times: small integers, so an object costs no heap numbers.
 export interface ObjectState {
@@ -26,18 +27,18 @@ export class ChainView {
   private offsets = new Float64Array(1024);
   private times = new Float64Array(1024);
   private lastTime = 0;
-  readonly objects = new Map<PrimaryKey, ObjectState>();
+  readonly objects = new KeyMap<ObjectState>();
   /** parent -> collection -> children (nested, so no key string is built per event). */
-  private readonly children = new Map<PrimaryKey, Map<CollectionId, Set<PrimaryKey>>>();
+  private readonly children = new KeyMap<Map<CollectionId, KeySet>>();
   /** Deleted objects -> ordinal of their tombstone: an older version arriving late stays deleted. */
-  private readonly tombs = new Map<PrimaryKey, number>();
+  private readonly tombs = new KeyMap<number>();
   /** Events that arrived after a newer version of their object (kept in the log, not current). */
   superseded = 0;
   /** Changes with every event added and every clear: a cached answer of an older version is stale. */
   version = 0;
   private lastParent: ParentRef | undefined;
   /** The children set of `lastSetOf` (cleared whenever a set may be dropped). */
-  private lastSet: Set<PrimaryKey> | undefined;
+  private lastSet: KeySet | undefined;
   private lastSetOf: ParentRef | undefined;
 
   get count(): number {
@@ -83,7 +84,7 @@ export class ChainView {
     return ordinal === undefined ? 0 : this.times[ordinal]!;
   }
 
-  childrenOf(parent: PrimaryKey, collection: CollectionId): ReadonlySet<PrimaryKey> {
+  childrenOf(parent: PrimaryKey, collection: CollectionId): KeyCollection {
     return this.children.get(parent)?.get(collection) ?? EMPTY;
   }
 
@@ -121,7 +122,7 @@ export class ChainView {
     return this.ids.compareAt(ordinal, current) > 0;
   }
 
-  // Each Map operation on a million-entry map is a cache miss or two: every one counts here.
+  // Each lookup in a million-entry table is a cache miss or two: every one counts here.
   private apply(meta: ViewFields, ordinal: number): void {
     const key = meta.key ?? meta.tombstone;
     if (key === undefined) return;
@@ -163,12 +164,12 @@ export class ChainView {
     return (this.lastParent = parent);
   }
 
-  private childrenSet(parent: ParentRef): Set<PrimaryKey> {
+  private childrenSet(parent: ParentRef): KeySet {
     if (this.lastSet !== undefined && this.lastSetOf === parent) return this.lastSet;
     let collections = this.children.get(parent.key);
     if (!collections) this.children.set(parent.key, (collections = new Map()));
     let set = collections.get(parent.collection);
-    if (!set) collections.set(parent.collection, (set = new Set()));
+    if (!set) collections.set(parent.collection, (set = new KeySet()));
     this.lastSetOf = parent;
     return (this.lastSet = set);
   }
@@ -197,7 +198,7 @@ export class ChainView {
   }
 }
 
-const EMPTY: ReadonlySet<PrimaryKey> = new Set();
+const EMPTY: KeyCollection = new KeySet();
 
 /** Decoded metadata points into the log's read buffers; the view keeps its own copies. */
 function ownAuth(auth: Authorization): Authorization {
