@@ -170,20 +170,22 @@ async function fdatasyncMs(dir: string): Promise<number> {
   return samples.sort((a, b) => a - b)[samples.length >> 1]!;
 }
 
-async function reopenOurs(dir: string): Promise<{ ms: number; count: number; heapPerEvent: number }> {
+async function reopenOurs(dir: string): Promise<{ ms: number; cpuMs: number; count: number; heapPerEvent: number }> {
   // Let the closed chains' last timers run out first, or their views are counted as freed.
   await new Promise((r) => setTimeout(r, 200));
   global.gc?.();
   const heapBefore = process.memoryUsage().heapUsed;
   const start = performance.now();
+  const cpu = process.cpuUsage();
   const b = builder(dir);
   const chain = await b.open('bench');
   const ms = performance.now() - start;
+  const cpuMs = cpuSince(cpu);
   global.gc?.();
   const heapPerEvent = (process.memoryUsage().heapUsed - heapBefore) / chain.count;
   const count = chain.count;
   await b.close();
-  return { ms, count, heapPerEvent };
+  return { ms, cpuMs, count, heapPerEvent };
 }
 
 /** Reopen plus one pass over every block: what rebuilding a view over hypercore would need. */
@@ -245,7 +247,8 @@ try {
       }
     }
     const reopenRate = rate(ours!.count, ours!.ms);
-    console.log(`reopen (ours):      ${fmt(reopenRate)} events/s (${fmt(ours!.count)} events in ${(ours!.ms / 1000).toFixed(2)} s), view heap ${ours!.heapPerEvent.toFixed(0)} B/event`);
+    const cpuPerEvent = ((ours!.cpuMs * 1000) / ours!.count).toFixed(2);
+    console.log(`reopen (ours):      ${fmt(reopenRate)} events/s (${fmt(ours!.count)} events in ${(ours!.ms / 1000).toFixed(2)} s, CPU ${cpuPerEvent} us/event), view heap ${ours!.heapPerEvent.toFixed(0)} B/event`);
     if (withHypercore) {
       const hcRate = rate(hcCount, hcMs);
       console.log(`reopen+read (hypercore): ${fmt(hcRate)} events/s`);

@@ -755,10 +755,15 @@ export class Chain {
   private settleProof(meta: Metadata): void {
     this.book.absorb(meta, false, false);
     // By offset into each signature's id list: a proof covers thousands of ids on a replay.
-    for (const ids of coveredIdBlocks(meta)) {
-      for (let at = 0; at < ids.length; at += RECORD_ID_BYTES) {
-        const ordinal = this.view.ids.indexOf(ids, at);
+    // They are mostly consecutive events, so the ordinal after the last one is tried first:
+    // neighbours in the id arena instead of a cache miss in its hash table per id.
+    const ids = this.view.ids;
+    for (const block of coveredIdBlocks(meta)) {
+      let next = -1;
+      for (let at = 0; at < block.length; at += RECORD_ID_BYTES) {
+        const ordinal = ids.isAt(next, block, at) ? next : ids.indexOf(block, at);
         if (ordinal === -1) continue;
+        next = ordinal + 1;
         this.unsigned.delete(ordinal);
         this.waiting?.clear(ordinal);
       }

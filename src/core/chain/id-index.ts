@@ -42,6 +42,11 @@ export class IdIndex {
     }
   }
 
+  /** Whether the id with this ordinal is the one at `bytes[from, from + 32)` (false past the end). */
+  isAt(ordinal: number, bytes: Uint8Array, from = 0): boolean {
+    return ordinal >= 0 && ordinal < this.n && this.equalsAt(ordinal, bytes, from);
+  }
+
   /** The id with this ordinal (a view into the arena: copy it to keep it). */
   idAt(ordinal: number): Buffer {
     return this.arena.subarray(ordinal * ID_BYTES, (ordinal + 1) * ID_BYTES);
