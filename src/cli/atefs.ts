@@ -137,6 +137,10 @@ await runCommand('atefs', async () => {
       if (/^Not enough non-option arguments/.test(msg) && (command === 'mount' || command === 'umount' || command === 'log')) {
         throw new UsageError(`name the mount point: atefs ${command} <mount-path> (see atefs ${command} --help)`);
       }
+      // A mount option given before the command word: yargs lists it as unknown.
+      const unknown = /^Unknown arguments?: (.*)$/.exec(msg.split('\n')[0]!)?.[1]?.split(', ') ?? [];
+      const misplaced = unknown.find((name) => Object.hasOwn(mountOptions, name));
+      if (misplaced) throw new UsageError(`--${misplaced} is an option of atefs mount: give it after the command (atefs mount --${misplaced} <mount-path> ...)`);
       throw new UsageError(`${msg.split('\n')[0]} (see atefs --help)`);
     })
     .help()

@@ -11,10 +11,12 @@ import { dirname, resolve } from 'node:path';
 import { type AteSession, type Chain, ConfigError, type PublicSignKey, type ReaderKey } from '../core/index.js';
 import { detach } from './detach.js';
 import { AteFuse, makeOps, reporter } from './fuse.js';
+import type { GlobalIds } from './owners.js';
 import { Volume } from './volume.js';
 
 export { errnoOf, FsError } from './errno.js';
 export { DEFAULT_CHUNK_SIZE } from './model.js';
+export type { GlobalIds } from './owners.js';
 export { type FsHistoryEntry, type FsOperation, firstEventTime, fsHistory, identityOf } from './history.js';
 
 export interface MountOptions {
@@ -30,6 +32,8 @@ export interface MountOptions {
   /** Owner of new files (default: this process's uid/gid). */
   uid?: number;
   gid?: number;
+  /** --impersonate-uid: files are stored with these ids and shown as `uid` and `gid` (owners.ts). */
+  globalIds?: GlobalIds;
   allowOther?: boolean;
   allowRoot?: boolean;
   readOnly?: boolean;
@@ -121,6 +125,7 @@ export async function mountFs(opts: MountOptions): Promise<MountedFs> {
     ...(opts.rootWriters ? { rootWriters: opts.rootWriters } : {}),
     uid: opts.uid ?? process.getuid?.() ?? 0,
     gid: opts.gid ?? process.getgid?.() ?? 0,
+    ...(opts.globalIds ? { globalIds: opts.globalIds } : {}),
     readOnly,
     scope: opts.scope ?? 'local',
     ...(opts.chunkSize !== undefined ? { chunkSize: opts.chunkSize } : {}),

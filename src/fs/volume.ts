@@ -70,6 +70,7 @@ import {
   isLink,
   isReg,
 } from './model.js';
+import { type GlobalIds, Owners } from './owners.js';
 import { ByteLru, Mutex } from './util.js';
 
 export const O_ACCMODE = 3;
@@ -214,6 +215,8 @@ export interface VolumeOptions {
   rootWriters?: readonly PublicSignKey[];
   uid: number;
   gid: number;
+  /** --impersonate-uid: store these ids for the local owner's (owners.ts). */
+  globalIds?: GlobalIds;
   readOnly: boolean;
   scope: 'local' | 'full';
   /** Chunk size of a new filesystem (an existing one keeps its own). */
@@ -260,8 +263,7 @@ export class Volume {
   readonly readOnly: boolean;
   readonly scope: 'local' | 'full';
   chunkSize = DEFAULT_CHUNK_SIZE;
-  private readonly uid: number;
-  private readonly gid: number;
+  private readonly owners: Owners;
   private readonly lock = new Mutex();
   private readonly inodes = new Map<PrimaryKey, Inode>();
   private readonly inodeLoads = new Map<PrimaryKey, Promise<Inode>>();
@@ -290,8 +292,7 @@ export class Volume {
   private constructor(opts: VolumeOptions) {
     this.chain = opts.chain;
     this.session = opts.session;
-    this.uid = opts.uid;
-    this.gid = opts.gid;
+    this.owners = new Owners(opts.uid, opts.gid, opts.globalIds);
     this.readOnly = opts.readOnly;
     this.scope = opts.scope;
   }
@@ -331,8 +332,8 @@ export class Volume {
       const root: InodeValue = {
         ino: ROOT_INO,
         mode: S_IFDIR | 0o755,
-        uid: this.uid,
-        gid: this.gid,
+        uid: this.owners.newUid,
+        gid: this.owners.newGid,
         size: 0,
         nlink: 2,
         atime: now,
@@ -742,8 +743,8 @@ export class Volume {
     } else blocks = Math.ceil(size / 512);
     return {
       mode: v.mode,
-      uid: v.uid,
-      gid: v.gid,
+      uid: this.owners.shownUid(v.uid),
+      gid: this.owners.shownGid(v.gid),
       size,
       nlink: v.nlink,
       ino: v.ino,
@@ -856,8 +857,8 @@ export class Volume {
       const v: InodeValue = {
         ino,
         mode,
-        uid: this.uid,
-        gid: this.gid,
+        uid: this.owners.newUid,
+        gid: this.owners.newGid,
         size: 0,
         nlink: dirMode ? 2 : 1,
         atime: now,
@@ -1136,8 +1137,8 @@ export class Volume {
   async chown(path: string, uid: number, gid: number): Promise<void> {
     const keep = (n: number): boolean => n === -1 || n === 0xffffffff;
     await this.patch(path, (node, now) => ({
-      ...(keep(uid) ? {} : { uid }),
-      ...(keep(gid) ? {} : { gid }),
+      ...(keep(uid) ? {} : { uid: this.owners.storedUid(uid) }),
+      ...(keep(gid) ? {} : { gid: this.owners.storedGid(gid) }),
       ctime: now,
     }));
   }

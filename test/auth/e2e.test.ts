@@ -4,7 +4,7 @@
 // server's logs; a group chain shared with a contributor, who is then removed.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
@@ -55,7 +55,7 @@ test('issue 6 end to end: personal vaults by token, refusals, no plaintext on th
     };
     /** atefs --token-path <token> mount <dir> <url> <log-path>, in the foreground; resolves once mounted. */
     const mount = async (token: string, dir: string, url: string, log: string, extra: string[] = []): Promise<Mount> => {
-      const child = spawn(process.execPath, [ATEFS, '--token-path', token, ...extra, 'mount', dir, url, log], { env: s.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [ATEFS, '--token-path', token, 'mount', ...extra, dir, url, log], { env: s.env, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -100,6 +100,23 @@ test('issue 6 end to end: personal vaults by token, refusals, no plaintext on th
       m = await mount(joeToken, a, personal, join(s.root, 'replica-2'));
       assert.equal(await readFile(join(a, 'notes.txt'), 'utf8'), `${MARKER} one\n`);
       assert.ok((await readFile(join(a, 'sub', 'big.bin'))).equals(Buffer.alloc(300_000, MARKER)));
+      await umount(m);
+
+      // --impersonate-uid: Joe's new files are stored with his uid from the auth server and shown as
+      // the local owner's (a chown to the local owner stores it too); a mount without it shows that uid.
+      const joeUid = Number(/\(uid (\d+)\)/.exec(joeCreated.stdout)?.[1]);
+      const localUid = process.getuid!();
+      assert.ok(Number.isInteger(joeUid) && joeUid !== localUid, joeCreated.stdout);
+      m = await mount(joeToken, a, personal, join(s.root, 'replica-3'), ['--impersonate-uid']);
+      await writeFile(join(a, 'mine.txt'), 'mine\n');
+      assert.equal((await stat(join(a, 'mine.txt'))).uid, localUid);
+      assert.equal((await stat(join(a, 'notes.txt'))).uid, localUid, 'stored with the local uid by the mount without the flag');
+      await chown(join(a, 'notes.txt'), localUid, -1);
+      await umount(m);
+      m = await mount(joeToken, a, personal, join(s.root, 'replica-4'));
+      assert.equal((await stat(join(a, 'mine.txt'))).uid, joeUid);
+      assert.equal((await stat(join(a, 'notes.txt'))).uid, joeUid);
+      assert.equal((await stat(join(a, 'sub'))).uid, localUid);
       await umount(m);
 
       // Ann cannot open Joe's chain.

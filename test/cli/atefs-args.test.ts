@@ -52,6 +52,7 @@ test('usage errors: one line, exit code 2', () =>
       [['mount'], /name the mount point: atefs mount <mount-path>/],
       [['umount'], /name the mount point: atefs umount <mount-path>/],
       [['mount', mnt, '--bogus'], /Unknown argument: bogus/],
+      [['--read-only', 'mount', mnt], /--read-only is an option of atefs mount: give it after the command \(atefs mount --read-only <mount-path> \.\.\.\)/],
       [['mount', mnt, '--temp', join(s.root, 'logs')], /--temp keeps the chain in memory, so it takes no log path/],
       [['mount', mnt, '--temp', '--passcode', 'x'], /--temp makes a throw-away vault .* takes no passcode/],
       [['mount', mnt, '--passcode', ''], /--passcode is empty/],

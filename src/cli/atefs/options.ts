@@ -83,7 +83,7 @@ export const mountOptions = {
     type: 'boolean',
     default: false,
     group,
-    describe: "show files of the logged-in user as the local caller's (takes effect with the auth issue; accepted and ignored until then)",
+    describe: "token mounts: store the auth server's uid and gid for new files and show them as the local owner's, so your files are yours on every machine",
   },
   'recovery-mode': {
     type: 'string',

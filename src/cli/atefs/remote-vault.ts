@@ -16,6 +16,7 @@ import type { MountPlan } from './options.js';
 import { shown } from './paths.js';
 import type { Prompt } from './vault.js';
 import type { ReaderKey } from '../../core/trust/keyring.js';
+import type { GlobalIds } from '../../fs/owners.js';
 import { VAULT_LOAD_CACHE_BYTES, type GivenPasscode, type KeySource, type VaultKeys, type VaultMeta, META_FILE, keysOf, newPasscodeMeta, tryPasscode, wrongPasscode } from './vault.js';
 
 /** The object that holds the vault's metadata (salt, check value) in a remote chain. */
@@ -28,6 +29,8 @@ export interface FsAccess {
   readonly rootReaders: ReaderKey[];
   /** Who may write it, when that is not the chain's root key (a chain without root keys names its writers itself). */
   readonly rootWriters?: readonly PublicSignKey[];
+  /** The logged-in user's ids from the auth server, for --impersonate-uid (token mounts only). */
+  readonly globalIds?: GlobalIds;
 }
 
 export interface RemoteVault extends FsAccess {

@@ -241,7 +241,9 @@ export async function mountAndServe(plan: MountPlan, given: GivenPasscode | unde
       await writeRecord(paths.record, record('starting', dir));
     }
     reporter.detail(`vault ${vault.dir ? shown(vault.dir) : '(in memory)'}; ${describeSource(vault.source)}`);
-    if (plan.impersonateUid) reporter.notice('--impersonate-uid takes effect with the auth issue (logged-in users); a local vault has no user to impersonate');
+    if (plan.impersonateUid && !access.globalIds) {
+      reporter.notice('--impersonate-uid has no effect here: it maps the uid of a user logged in with a token, and this vault has none');
+    }
     life.checkCancelled();
 
     // The chain.
@@ -272,6 +274,7 @@ export async function mountAndServe(plan: MountPlan, given: GivenPasscode | unde
       ...(access.rootWriters ? { rootWriters: access.rootWriters } : {}),
       ...(plan.uid !== undefined ? { uid: plan.uid } : {}),
       ...(plan.gid !== undefined ? { gid: plan.gid } : {}),
+      ...(plan.impersonateUid && access.globalIds ? { globalIds: access.globalIds } : {}),
       allowOther: plan.allowOther,
       allowRoot: plan.allowRoot,
       readOnly: plan.readOnly,

@@ -39,7 +39,11 @@ export async function openTokenVault(o: TokenOpenOptions): Promise<RemoteVault> 
   } else {
     const user = claims.session.user;
     // The chain's root key is the user's write key: no writers to name.
-    access = { session: claims.session, rootReaders: user.readKeys.map((key) => ({ kind: 'symmetric' as const, key })) };
+    access = {
+      session: claims.session,
+      rootReaders: user.readKeys.map((key) => ({ kind: 'symmetric' as const, key })),
+      ...globalIdsOf(user.uid, user.gid),
+    };
   }
   await mkdir(dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
     throw new CliError(`cannot create the replica directory ${shown(dir)}: ${(err as Error).message}`);
@@ -106,5 +110,12 @@ function groupAccess(session: AteSession, group: string): FsAccess {
   const of = (purpose: string): GroupRole | undefined => roles.find((r) => r.purpose === purpose);
   const readers = [of('delegate'), of('observer')].flatMap((r) => r?.readKeys ?? []);
   const writers = [of('delegate'), of('contributor')].flatMap((r) => r?.writeKeys ?? []).map(publicSignKey);
-  return { session, rootReaders: readers.map((key) => ({ kind: 'symmetric' as const, key })), rootWriters: writers };
+  // Files of a group's filesystem belong to the group's gid.
+  const gid = roles.find((r) => r.gid !== undefined)?.gid;
+  return { session, rootReaders: readers.map((key) => ({ kind: 'symmetric' as const, key })), rootWriters: writers, ...globalIdsOf(session.user.uid, gid) };
+}
+
+/** The ids --impersonate-uid stores (a token without a uid has none). */
+function globalIdsOf(uid: number | undefined, gid: number | undefined): Pick<FsAccess, 'globalIds'> {
+  return uid === undefined ? {} : { globalIds: { uid, ...(gid !== undefined ? { gid } : {}) } };
 }
