@@ -76,7 +76,7 @@ export const mountOptions = {
   'allow-other': { type: 'boolean', default: false, group, describe: 'let other users use the mount (needs user_allow_other in /etc/fuse.conf unless root)' },
   'allow-root': { type: 'boolean', default: false, group, describe: 'let root use the mount' },
   'read-only': { alias: 'r', type: 'boolean', default: false, group, describe: 'mount read-only' },
-  'write-back': { alias: 'w', type: 'boolean', default: false, group, describe: "use the kernel's write-back cache" },
+  'write-back': { alias: 'w', type: 'boolean', default: false, group, describe: 'accepted for compatibility: atefs always buffers writes per open file and commits them on flush, fsync, close and a short timer (libfuse 2 has no kernel write-back cache)' },
   'non-empty': { type: 'boolean', default: false, group, describe: 'mount over a directory that is not empty (its contents are hidden while mounted)' },
   'impersonate-uid': {
     alias: 'i',
