@@ -3,7 +3,7 @@ import { homedir, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { UsageError, runCommand, serveUntilSignal } from './run.js';
+import { UsageError, helpWidth, runCommand, serveUntilSignal } from './run.js';
 
 /** $XDG_DATA_HOME/ate/atedb, else ~/.local/share/ate/atedb. */
 function defaultLogsPath(): string {
@@ -179,7 +179,7 @@ await runCommand('atedb', async () => {
     })
     .help()
     .alias('help', 'h')
-    .wrap(Math.min(110, process.stdout.columns || 100))
+    .wrap(helpWidth())
     .parseAsync();
   return code;
 });

@@ -1,7 +1,7 @@
 // atefs: mount an encrypted, versioned directory; manage users, tokens and groups.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { UsageError, runCommand } from './run.js';
+import { UsageError, helpWidth, runCommand } from './run.js';
 import type { LogArgv } from './atefs/log.js';
 import { type MountArgv, type MountPlan, mountOptions, planMount } from './atefs/options.js';
 import type { GivenToken } from './atefs/token-source.js';
@@ -145,7 +145,7 @@ await runCommand('atefs', async () => {
     })
     .help()
     .alias('help', 'h')
-    .wrap(Math.min(110, process.stdout.columns || 100))
+    .wrap(helpWidth())
     .parseAsync();
   return code;
 });
