@@ -691,10 +691,10 @@ export class Chain {
         this.parked.set(event.id, { event: origin === 'replay' ? recordOf(Uint8Array.from(event.bytes)) : event, opts });
         return 0;
       }
-      this.book.settle(event.id);
+      this.book.settle(event);
       throw verdict;
     }
-    this.book.settle(event.id);
+    this.book.settle(event);
     this.apply(event, pos ?? this.log.append(event.record), origin, opts);
     return 1;
   }

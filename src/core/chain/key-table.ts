@@ -2,7 +2,8 @@
 // Uint32Arrays, with linear probing and backward-shift deletion. A Map keyed by the hex strings
 // keeps a string and an entry per key and pays two hash lookups for a lookup-then-insert; on a
 // million-object chain those lookups are cache misses that dominate replay (docs/BENCHMARKS.md).
-// Iteration hands out a snapshot: callers may await between steps while the view changes.
+// Iteration hands out a snapshot, in the order of a rank the owner gives (the view: creation order,
+// as a Map's insertion order was): callers may await between steps while the view changes.
 import type { PrimaryKey } from '../event/ids.js';
 
 // Small: most sets are an object's few chunks or a directory's few entries.
@@ -35,7 +36,11 @@ class KeyTable<V> {
   private lastKey: string | undefined;
   private lastAt: number | undefined;
 
-  constructor(withValues: boolean) {
+  constructor(
+    withValues: boolean,
+    /** Orders iteration (ascending); table order without it. */
+    private readonly rank?: (key: PrimaryKey, slot: number) => number,
+  ) {
     if (withValues) this.values = new Array<V | undefined>(FIRST_CAPACITY);
   }
 
@@ -93,11 +98,20 @@ class KeyTable<V> {
 
   /** The full slots' keys, in table order (a snapshot). */
   protected snapshot<T>(item: (key: PrimaryKey, slot: number) => T): IterableIterator<T> {
-    const out: T[] = [];
+    const keys: PrimaryKey[] = [];
+    const slots: number[] = [];
     for (let i = 0; i < this.full.length; i++) {
-      if (this.full[i] === 1) out.push(item((hex8(this.hi[i]!) + hex8(this.lo[i]!)) as PrimaryKey, i));
+      if (this.full[i] !== 1) continue;
+      keys.push((hex8(this.hi[i]!) + hex8(this.lo[i]!)) as PrimaryKey);
+      slots.push(i);
     }
-    return out[Symbol.iterator]();
+    const order = keys.map((_, i) => i);
+    const rank = this.rank;
+    if (rank) {
+      const ranks = keys.map((key, i) => rank(key, slots[i]!));
+      order.sort((a, b) => ranks[a]! - ranks[b]!);
+    }
+    return order.map((i) => item(keys[i]!, slots[i]!))[Symbol.iterator]();
   }
 
   /** Empties `slot` and moves later entries of its probe run back, so no lookup stops short. */
@@ -162,8 +176,8 @@ export interface KeyCollection extends Iterable<PrimaryKey> {
 
 /** A set of object keys. */
 export class KeySet extends KeyTable<never> implements Iterable<PrimaryKey> {
-  constructor() {
-    super(false);
+  constructor(rank?: (key: PrimaryKey) => number) {
+    super(false, rank);
   }
 
   add(key: PrimaryKey): this {
@@ -179,8 +193,8 @@ export class KeySet extends KeyTable<never> implements Iterable<PrimaryKey> {
 
 /** A map from object keys to values. */
 export class KeyMap<V> extends KeyTable<V> implements Iterable<[PrimaryKey, V]> {
-  constructor() {
-    super(true);
+  constructor(rank?: (value: V) => number) {
+    super(true, rank && ((_key, slot) => rank(this.values![slot]!)));
   }
 
   get(key: PrimaryKey): V | undefined {

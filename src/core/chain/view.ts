@@ -27,11 +27,12 @@ export class ChainView {
   private offsets = new Float64Array(1024);
   private times = new Float64Array(1024);
   private lastTime = 0;
-  readonly objects = new KeyMap<ObjectState>();
+  /** Iterates in creation order, as a Map in insertion order did. */
+  readonly objects = new KeyMap<ObjectState>((s) => s.first);
   /** parent -> collection -> children (nested, so no key string is built per event). */
   private readonly children = new KeyMap<Map<CollectionId, KeySet>>();
   /** Deleted objects -> ordinal of their tombstone: an older version arriving late stays deleted. */
-  private readonly tombs = new KeyMap<number>();
+  private readonly tombs = new KeyMap<number>((ordinal) => ordinal);
   /** Events that arrived after a newer version of their object (kept in the log, not current). */
   superseded = 0;
   /** Changes with every event added and every clear: a cached answer of an older version is stale. */
@@ -157,6 +158,9 @@ export class ChainView {
     }
   }
 
+  /** Children iterate in creation order (a DaoVec's order, a queue's first in). */
+  private readonly createdAt = (key: PrimaryKey): number => this.objects.get(key)?.first ?? -1;
+
   /** One ParentRef for consecutive children of the same parent: less heap per object. */
   private shared(parent: ParentRef): ParentRef {
     const last = this.lastParent;
@@ -169,7 +173,7 @@ export class ChainView {
     let collections = this.children.get(parent.key);
     if (!collections) this.children.set(parent.key, (collections = new Map()));
     let set = collections.get(parent.collection);
-    if (!set) collections.set(parent.collection, (set = new KeySet()));
+    if (!set) collections.set(parent.collection, (set = new KeySet(this.createdAt)));
     this.lastSetOf = parent;
     return (this.lastSet = set);
   }

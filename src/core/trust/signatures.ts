@@ -80,8 +80,10 @@ export class SignatureBook {
   }
 
   /** The event was applied (or dropped): its signer record is no longer needed. */
-  settle(id: EventId): void {
-    this.signers.delete(id);
+  settle(event: { readonly id: EventId }): void {
+    // Most events have no record here (unsigned chains, events whose proof comes later): their
+    // hex id, made on first use, is not worth making for nothing.
+    if (this.signers.size > 0) this.signers.delete(event.id);
   }
 
   private verifyItem(sig: SignatureItem): void {

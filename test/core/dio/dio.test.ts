@@ -105,6 +105,34 @@ test('the bus broadcasts to every listener and process() takes each item exactly
   await chain.close();
 });
 
+test('children list in creation order, and a queue is taken first in, first out', async () => {
+  const chain = await new ChainBuilder().open('order');
+  const setup = new Dio(chain, session);
+  const vec = daoVec(setup.store({ name: 'list' }).key, 1 as never);
+  await setup.commit();
+  const push = async (from: number, to: number): Promise<void> => {
+    for (let n = from; n < to; n++) {
+      const dio = new Dio(chain, session);
+      pushTo(dio, vec, { n });
+      await dio.commit();
+    }
+  };
+  await push(0, 40);
+  const gone = new Dio(chain, session);
+  for (const dao of (await gone.children<{ n: number }>(vec.parent, vec.collection)).filter((d) => d.value.n % 3 === 0)) gone.delete(dao.key);
+  await gone.commit();
+  await push(40, 50);
+  const listed = (await new Dio(chain, session).children<{ n: number }>(vec.parent, vec.collection)).map((d) => d.value.n);
+  const expected = Array.from({ length: 50 }, (_, n) => n).filter((n) => n >= 40 || n % 3 !== 0);
+  assert.deepEqual(listed, expected);
+  const worker = new Bus<{ n: number }>(chain, session, vec);
+  const taken: number[] = [];
+  for (let i = 0; i < 5; i++) await worker.process((v) => taken.push(v.n));
+  assert.deepEqual(taken, expected.slice(0, 5));
+  worker.close();
+  await chain.close();
+});
+
 test('services answer invocations, report failures and time out', async () => {
   const chain = await new ChainBuilder().open('services');
   const stop = addService<{ a: number; b: number }, number>(chain, session, 'add', (req) => {
