@@ -17,7 +17,7 @@
 // created with writers of their own keep two (the creation, judged by the parent, and the newest).
 import type { PrimaryKey } from '../../event/ids.js';
 import type { Metadata } from '../../event/metadata.js';
-import { Dependents } from './dependents.js';
+import { Dependents, ancestry } from './dependents.js';
 import type { CompactionEvent, Compactor, CompactorRun, PassContext, Vote } from './types.js';
 
 /** Who the next version of an object is judged by: its own write option, else the parent it inherits from. */
@@ -65,11 +65,11 @@ function anchors(events: readonly CompactionEvent[]): Set<number> {
 class RemoveDuplicatesRun implements CompactorRun {
   /** Objects whose newer version (in the same life: a tombstone ends one) was seen. */
   private readonly newer = new Set<PrimaryKey>();
-  private readonly dependents = new Dependents();
 
   constructor(
     private readonly anchors: ReadonlySet<number>,
     private readonly currents: ReadonlySet<number>,
+    private readonly dependents: Dependents,
   ) {}
 
   vote(event: CompactionEvent, keptSoFar: boolean): Vote {
@@ -78,7 +78,7 @@ class RemoveDuplicatesRun implements CompactorRun {
     if (tombstone !== undefined) this.newer.delete(tombstone);
     let vote: Vote = 'abstain';
     if (key !== undefined) {
-      const needed = this.dependents.take(key);
+      const needed = this.dependents.take(key, event.ordinal);
       const newest = !this.newer.has(key);
       this.newer.add(key);
       vote = newest || needed || this.anchors.has(event.ordinal) || this.currents.has(event.ordinal) ? 'keep' : 'drop';
@@ -90,5 +90,5 @@ class RemoveDuplicatesRun implements CompactorRun {
 
 export const removeDuplicatesCompactor: Compactor = {
   name: 'remove-duplicates',
-  fresh: (pass: PassContext) => new RemoveDuplicatesRun(anchors(pass.events), currents(pass.events)),
+  fresh: (pass: PassContext) => new RemoveDuplicatesRun(anchors(pass.events), currents(pass.events), new Dependents(ancestry(pass.events))),
 };

@@ -8,7 +8,7 @@
 // replayed). Without that, compaction would make live objects fail validation and vanish. The same
 // holds for a tombstone the cut-off keeps: it is judged by the version it deletes.
 import type { PrimaryKey } from '../../event/ids.js';
-import { Dependents } from './dependents.js';
+import { Dependents, ancestry } from './dependents.js';
 import type { CompactionEvent, Compactor, CompactorRun, PassContext, Vote } from './types.js';
 
 /** Ordinals of tombstones that end a life of which some event was kept in the previous pass. */
@@ -29,9 +29,11 @@ function supported(pass: PassContext): Set<number> {
 class TombstoneRun implements CompactorRun {
   /** Objects with a tombstone newer than the walk's position, and the ordinal of the nearest one. */
   private readonly deleted = new Map<PrimaryKey, number>();
-  private readonly dependents = new Dependents();
 
-  constructor(private readonly supported: ReadonlySet<number>) {}
+  constructor(
+    private readonly supported: ReadonlySet<number>,
+    private readonly dependents: Dependents,
+  ) {}
 
   vote(event: CompactionEvent, keptSoFar: boolean): Vote {
     const { key, tombstone } = event.meta;
@@ -40,7 +42,7 @@ class TombstoneRun implements CompactorRun {
       this.deleted.set(tombstone, event.ordinal);
       vote = this.supported.has(event.ordinal) ? 'keep' : 'force-drop';
     } else if (key !== undefined) {
-      const needed = this.dependents.take(key);
+      const needed = this.dependents.take(key, event.ordinal);
       const end = this.deleted.get(key);
       if (end !== undefined && !needed && !this.supported.has(end)) vote = 'force-drop';
     }
@@ -51,5 +53,5 @@ class TombstoneRun implements CompactorRun {
 
 export const tombstoneCompactor: Compactor = {
   name: 'tombstone',
-  fresh: (pass: PassContext) => new TombstoneRun(supported(pass)),
+  fresh: (pass: PassContext) => new TombstoneRun(supported(pass), new Dependents(ancestry(pass.events))),
 };
