@@ -3,9 +3,9 @@
 // an existing parent, and write permission inherits through it), a tombstone by the object it
 // deletes. Walking newest to oldest, the next older version of such an object is the one that was
 // current when the dependent event was written, so it must survive for the event to validate again.
-// A child is also judged through its parent's ancestors, as they were at the child's position:
+// Write permission is also judged through the ancestors, as they were at the event's position:
 // their versions current there must survive too, though a newer version of each is kept (an
-// ancestor deleted and made again between them would otherwise be missing at the child's position).
+// ancestor deleted and made again in between would otherwise be missing at the event's position).
 import type { PrimaryKey } from '../../event/ids.js';
 import type { CompactionEvent } from './types.js';
 
@@ -15,8 +15,9 @@ const MAX_DEPTH = 64;
 const computed = new WeakMap<readonly CompactionEvent[], Map<number, number[]>>();
 
 /**
- * For each event with a parent, the ordinals of the versions of its parent's ancestors (the
- * grandparent and up) current at its position. Computed once per compaction, for every pass.
+ * For each event, the ordinals of the versions the tree authority walked through to judge it: the
+ * ancestors of its object (or, for a new one, of its parent) as they were at its position, up to
+ * the first that names its own writers. Computed once per compaction, for every pass.
  */
 export function ancestry(events: readonly CompactionEvent[]): Map<number, number[]> {
   let out = computed.get(events);
@@ -24,24 +25,33 @@ export function ancestry(events: readonly CompactionEvent[]): Map<number, number
   return out;
 }
 
+interface Version {
+  readonly ordinal: number;
+  readonly parent: PrimaryKey | undefined;
+  /** Names its own writers: the tree authority stops here. */
+  readonly ownWrite: boolean;
+}
+
 function walkAncestry(events: readonly CompactionEvent[]): Map<number, number[]> {
-  const current = new Map<PrimaryKey, { ordinal: number; parent: PrimaryKey | undefined }>();
+  const current = new Map<PrimaryKey, Version>();
   const out = new Map<number, number[]>();
   for (const e of events) {
-    const { key, tombstone, parent } = e.meta;
-    if (parent !== undefined) {
-      const found: number[] = [];
-      let up = current.get(parent.key)?.parent;
-      for (let depth = 0; up !== undefined && depth < MAX_DEPTH; depth++) {
-        const at = current.get(up);
-        if (at === undefined) break;
-        found.push(at.ordinal);
-        up = at.parent;
-      }
-      if (found.length > 0) out.set(e.ordinal, found);
+    const { key, tombstone, parent, auth } = e.meta;
+    // What the tree authority walks for this event: an existing object's current version (an
+    // event cannot grant itself the right it needs), else the new object's parent.
+    const target = key ?? tombstone;
+    let state: Version | undefined = (target !== undefined ? current.get(target) : undefined) ?? (parent ? { ordinal: -1, parent: parent.key, ownWrite: false } : undefined);
+    const found: number[] = [];
+    for (let depth = 0; state !== undefined && !state.ownWrite && state.parent !== undefined && depth < MAX_DEPTH; depth++) {
+      state = current.get(state.parent);
+      if (state !== undefined) found.push(state.ordinal);
     }
+    if (found.length > 0) out.set(e.ordinal, found);
     if (tombstone !== undefined) current.delete(tombstone);
-    if (key !== undefined) current.set(key, { ordinal: e.ordinal, parent: parent?.key });
+    if (key !== undefined) {
+      const w = auth?.write;
+      current.set(key, { ordinal: e.ordinal, parent: parent?.key, ownWrite: w !== undefined && w.kind !== 'inherit' });
+    }
   }
   return out;
 }
