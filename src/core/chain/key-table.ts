@@ -174,20 +174,67 @@ export interface KeyCollection extends Iterable<PrimaryKey> {
   has(key: PrimaryKey): boolean;
 }
 
-/** A set of object keys. */
-export class KeySet extends KeyTable<never> implements Iterable<PrimaryKey> {
+class TableSet extends KeyTable<never> {
   constructor(rank?: (key: PrimaryKey) => number) {
     super(false, rank);
   }
 
-  add(key: PrimaryKey): this {
+  add(key: PrimaryKey): void {
     const at = this.find(key);
     if (at < 0) this.insert(at);
+  }
+
+  keys(): IterableIterator<PrimaryKey> {
+    return this.snapshot((key) => key);
+  }
+}
+
+/** Sets up to this size are a plain array: most are a file's few chunks or a directory's few entries. */
+const SMALL_SET = 8;
+
+/** A set of object keys. */
+export class KeySet implements KeyCollection {
+  private small: PrimaryKey[] | undefined = [];
+  private table: TableSet | undefined;
+
+  constructor(private readonly rank?: (key: PrimaryKey) => number) {}
+
+  get size(): number {
+    return this.small ? this.small.length : this.table!.size;
+  }
+
+  has(key: PrimaryKey): boolean {
+    return this.small ? this.small.includes(key) : this.table!.has(key);
+  }
+
+  add(key: PrimaryKey): this {
+    const small = this.small;
+    if (!small) this.table!.add(key);
+    else if (small.includes(key)) return this;
+    else if (small.length < SMALL_SET) small.push(key);
+    else {
+      this.table = new TableSet(this.rank);
+      for (const k of small) this.table.add(k);
+      this.table.add(key);
+      this.small = undefined;
+    }
     return this;
   }
 
+  delete(key: PrimaryKey): boolean {
+    if (!this.small) return this.table!.delete(key);
+    const i = this.small.indexOf(key);
+    if (i < 0) return false;
+    this.small.splice(i, 1);
+    return true;
+  }
+
   [Symbol.iterator](): IterableIterator<PrimaryKey> {
-    return this.snapshot((key) => key);
+    if (!this.small) return this.table!.keys();
+    const keys = [...this.small];
+    const rank = this.rank;
+    if (rank) keys.sort((a, b) => rank(a) - rank(b));
+    return keys[Symbol.iterator]();
   }
 }
 

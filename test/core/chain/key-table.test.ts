@@ -73,3 +73,16 @@ test('a KeyMap holds 100,000 random keys, loses none on deletes, and iterates a 
   assert.equal(map.get(keys[0]!), undefined);
   assert.equal(map.size, 0);
 });
+
+test('a ranked KeySet iterates in rank order, small (an array) and large (a table)', () => {
+  for (const n of [5, 50]) {
+    const keys = Array.from({ length: n }, (_, i) => primaryKey(((i * 2654435761) >>> 0).toString(16).padStart(16, '0')));
+    const rankOf = new Map(keys.map((k, i) => [k, i]));
+    const set = new KeySet((k) => rankOf.get(k)!);
+    for (const k of [...keys].reverse()) set.add(k);
+    set.delete(keys[1]!);
+    assert.deepEqual([...set], keys.filter((_, i) => i !== 1));
+    assert.equal(set.size, n - 1);
+    assert.ok(set.has(keys[0]!) && !set.has(keys[1]!));
+  }
+});
