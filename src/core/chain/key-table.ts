@@ -96,7 +96,11 @@ class KeyTable<V> {
     return slot;
   }
 
-  /** The full slots' keys, in table order (a snapshot). */
+  keys(): IterableIterator<PrimaryKey> {
+    return this.snapshot((key) => key);
+  }
+
+  /** An item per full slot, in rank order (table order without a rank): a snapshot. */
   protected snapshot<T>(item: (key: PrimaryKey, slot: number) => T): IterableIterator<T> {
     const keys: PrimaryKey[] = [];
     const slots: number[] = [];
@@ -183,10 +187,6 @@ class TableSet extends KeyTable<never> {
     const at = this.find(key);
     if (at < 0) this.insert(at);
   }
-
-  keys(): IterableIterator<PrimaryKey> {
-    return this.snapshot((key) => key);
-  }
 }
 
 /** Sets up to this size are a plain array: most are a file's few chunks or a directory's few entries. */
@@ -254,10 +254,6 @@ export class KeyMap<V> extends KeyTable<V> implements Iterable<[PrimaryKey, V]> 
     if (at < 0) at = this.insert(at);
     this.values![at] = value;
     return this;
-  }
-
-  keys(): IterableIterator<PrimaryKey> {
-    return this.snapshot((key) => key);
   }
 
   [Symbol.iterator](): IterableIterator<[PrimaryKey, V]> {

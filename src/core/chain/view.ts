@@ -32,7 +32,7 @@ export class ChainView {
   /** parent -> collection -> children (nested, so no key string is built per event). */
   private readonly children = new KeyMap<Map<CollectionId, KeySet>>();
   /** Deleted objects -> ordinal of their tombstone: an older version arriving late stays deleted. */
-  private readonly tombs = new KeyMap<number>((ordinal) => ordinal);
+  private readonly tombs = new KeyMap<number>();
   /** Events that arrived after a newer version of their object (kept in the log, not current). */
   superseded = 0;
   /** Changes with every event added and every clear: a cached answer of an older version is stale. */
@@ -41,6 +41,8 @@ export class ChainView {
   /** The children set of `lastSetOf` (cleared whenever a set may be dropped). */
   private lastSet: KeySet | undefined;
   private lastSetOf: ParentRef | undefined;
+  /** Children iterate in creation order (a DaoVec's order, a queue's first in). */
+  private readonly createdAt = (key: PrimaryKey): number => this.objects.get(key)?.first ?? -1;
 
   get count(): number {
     return this.ids.size;
@@ -157,9 +159,6 @@ export class ChainView {
       this.tombs.set(key, ordinal);
     }
   }
-
-  /** Children iterate in creation order (a DaoVec's order, a queue's first in). */
-  private readonly createdAt = (key: PrimaryKey): number => this.objects.get(key)?.first ?? -1;
 
   /** One ParentRef for consecutive children of the same parent: less heap per object. */
   private shared(parent: ParentRef): ParentRef {
